@@ -1,0 +1,36 @@
+/** authentik's date-time text: UTC, `Z`, six fraction digits only when the fraction is non-zero. */
+export function formatDateTime(at: Date): string {
+  const iso = at.toISOString();
+  const millis = iso.slice(20, 23);
+  return millis === "000" ? `${iso.slice(0, 19)}Z` : `${iso.slice(0, 19)}.${millis}000Z`;
+}
+
+export function formatNullableDateTime(at: Date | null): string | null {
+  return at === null ? null : formatDateTime(at);
+}
+
+const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})?$/i;
+
+export const DATE_TIME_MESSAGE =
+  "Datetime has wrong format. Use one of these formats instead: YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z].";
+
+/** Parses DRF's accepted ISO 8601 forms; no offset means UTC. Null when malformed or impossible. */
+export function parseDateTime(text: string): Date | null {
+  const match = DATE_TIME.exec(text);
+  if (match === null) {
+    return null;
+  }
+  const [, year, month, day, hour, minute, second = "00", fraction = "", zone = "Z"] = match;
+  const offset = zone.toUpperCase() === "Z" ? "Z" : zone.length === 5 ? `${zone.slice(0, 3)}:${zone.slice(3)}` : zone;
+  const millis = fraction === "" ? "" : fraction.slice(0, 4).padEnd(4, "0");
+  const parsed = new Date(`${year}-${month}-${day}T${hour}:${minute}:${second}${millis}${offset}`);
+  if (Number.isNaN(parsed.getTime()) || Number(month) > 12 || Number(day) > 31 || Number(hour) > 23) {
+    return null;
+  }
+  return parsed;
+}
+
+/** Accepts the date-time forms of parseDateTime: used as the `date-time` format of request schemas. */
+export function isDateTime(text: string): boolean {
+  return parseDateTime(text) !== null;
+}

@@ -1,0 +1,66 @@
+import swagger from "@fastify/swagger";
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from "fastify";
+import type { ApiDeps } from "./api/authentik/deps.js";
+import { isDateTime } from "./api/authentik/format.js";
+import { registerOpenAPIRoutes } from "./api/authentik/openapi.js";
+import { authentikAPI } from "./api/authentik/plugin.js";
+import "./http/context.js";
+import { REDACT_PATHS, serializeRequestForLog } from "./http/logging.js";
+
+export type AppDeps = ApiDeps;
+
+/** DRF's date-time forms (no offset means UTC) replace Ajv's stricter RFC 3339 check. */
+function addDateTimeFormat<A extends { addFormat(name: string, format: (value: string) => boolean): A }>(ajv: A): A {
+  return ajv.addFormat("date-time", isDateTime);
+}
+
+/** Logger settings shared by the server and the CLI: JSON lines, secrets redacted. */
+export function loggerOptions(level: string): FastifyServerOptions["logger"] {
+  return {
+    level,
+    redact: { paths: REDACT_PATHS, censor: "[REDACTED]" },
+    serializers: { req: serializeRequestForLog as never },
+  };
+}
+
+/**
+ * Builds the whole server from explicit dependencies and never listens: tests get the real app and
+ * drive it with inject(); only server.ts opens a port.
+ */
+export async function buildApp(deps: AppDeps, options?: { logger?: FastifyServerOptions["logger"] }): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: options?.logger ?? false,
+    trustProxy: deps.config.trustProxy,
+    requestIdHeader: "x-request-id",
+    genReqId: () => deps.random.uuid(),
+    ajv: {
+      // No coercion and no defaults: "given" and "not given" must stay apart for PATCH, and a
+      // string where a number belongs is an error, not a guess.
+      customOptions: { allErrors: true, coerceTypes: false, useDefaults: false, removeAdditional: false },
+      plugins: [addDateTimeFormat as never],
+    },
+  }) as unknown as FastifyInstance;
+  app.decorateRequest("tenant", null as never);
+  app.decorateRequest("user", null);
+  app.addHook("onRequest", async function resolveTenant(request) {
+    request.tenant = await deps.tenantResolver.resolve(request.host);
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: "3.0.3",
+      info: { title: "Rekey", version: "3", description: "authentik API v3 as served by Rekey" },
+      servers: [{ url: "/api/v3" }],
+      components: { securitySchemes: { authentik: { type: "http", scheme: "bearer" } } },
+      security: [{ authentik: [] }],
+    },
+    transform: ({ schema, url }) => ({ schema: schema as never, url: url.replace(/^\/api\/v3/, "") }),
+  });
+  await app.register(authentikAPI(deps), { prefix: "/api/v3" });
+  registerOpenAPIRoutes(app);
+
+  app.setNotFoundHandler(async (_request, reply) => {
+    return reply.code(404).send({ error: { code: 404, status: "Not Found", message: "The requested resource could not be found" } });
+  });
+  return app;
+}

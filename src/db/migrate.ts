@@ -1,0 +1,24 @@
+import { type Migration, type MigrationProvider, Migrator } from "kysely";
+import type { DB } from "./database.js";
+import { foundation } from "./migrations/001_foundation.js";
+
+/** Every migration, in order. One per change; a dialect branch only where the SQL really differs. */
+function migrations(db: DB): Record<string, Migration> {
+  return {
+    "001_foundation": foundation(db.dialect),
+  };
+}
+
+/**
+ * Brings the schema up to date. Kysely's migrator takes a lock table first, so replicas starting
+ * together on one PostgreSQL database run each migration once.
+ */
+export async function migrateToLatest(db: DB): Promise<string[]> {
+  const provider: MigrationProvider = { getMigrations: async () => migrations(db) };
+  const migrator = new Migrator({ db: db.kysely, provider });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error !== undefined) {
+    throw error;
+  }
+  return (results ?? []).filter((result) => result.status === "Success").map((result) => result.migrationName);
+}

@@ -1,0 +1,105 @@
+import type { Generated } from "kysely";
+
+/**
+ * Column conventions, the same on SQLite and PostgreSQL so that one query serves both:
+ * times are epoch milliseconds (bigint), booleans are 0/1 integers, JSON is text, ids are text UUIDs
+ * or integer sequences, and every hash is lower-case hex.
+ */
+export interface TenantTable {
+  id: string;
+  schema_name: string;
+  name: string;
+  created_at: number;
+}
+
+export interface DomainTable {
+  id: Generated<number>;
+  tenant_id: string;
+  domain: string;
+  is_primary: number;
+}
+
+export interface UserTable {
+  id: Generated<number>;
+  tenant_id: string;
+  uuid: string;
+  username: string;
+  name: string;
+  email: string;
+  email_verified: number;
+  is_active: number;
+  last_login: number | null;
+  date_joined: number;
+  password_hash: string | null;
+  password_change_date: number;
+  last_updated: number;
+  attributes: string;
+  path: string;
+  type: string;
+}
+
+export interface GroupTable {
+  id: Generated<number>;
+  uuid: string;
+  tenant_id: string;
+  name: string;
+  is_superuser: number;
+  attributes: string;
+}
+
+export interface GroupMemberTable {
+  group_id: number;
+  user_id: number;
+}
+
+export interface TokenTable {
+  id: string;
+  tenant_id: string;
+  identifier: string;
+  managed: string | null;
+  intent: string;
+  user_id: number;
+  description: string;
+  expires: number | null;
+  expiring: number;
+  key_hash: string;
+  key_sealed: string | null;
+  key_secret_index: number | null;
+  /** 1 when the owner created the token and so may read its key back (authentik's `view_key` rule). */
+  owner_may_view: number;
+  created_at: number;
+}
+
+export interface EventTable {
+  id: string;
+  tenant_id: string;
+  action: string;
+  app: string;
+  actor: string;
+  username: string;
+  context: string;
+  client_ip: string | null;
+  /** The `model` reference of the context, copied out so that the list filters can use an index. */
+  model_app: string | null;
+  model_name: string | null;
+  model_pk: string | null;
+  created: number;
+  expires: number;
+}
+
+export interface JobLockTable {
+  name: string;
+  locked_until: number;
+  holder: string;
+}
+
+export interface Database {
+  tenant: TenantTable;
+  domain: DomainTable;
+  user: UserTable;
+  group: GroupTable;
+  group_member: GroupMemberTable;
+  token: TokenTable;
+  event: EventTable;
+  job_lock: JobLockTable;
+}

@@ -1,0 +1,422 @@
+import type { Kysely, Selectable } from "kysely";
+import { isUniqueViolation } from "../db/errors.js";
+import { applyListQuery, applySearch, type ListQuery, type Page } from "../db/listing.js";
+import type { Database, UserTable } from "../db/schema.js";
+import type {
+  Attributes,
+  Group,
+  GroupField,
+  GroupFilters,
+  GroupStore,
+  GroupSummary,
+  User,
+  UserField,
+  UserFilters,
+  UserStore,
+  UserType,
+} from "./store.js";
+
+export type UserRow = Selectable<UserTable>;
+
+function parseAttributes(text: string): Attributes {
+  const value: unknown = JSON.parse(text);
+  return typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Attributes) : {};
+}
+
+export function toUser(row: UserRow, groups: GroupSummary[]): User {
+  return {
+    id: row.id,
+    tenantId: row.tenant_id,
+    uuid: row.uuid,
+    username: row.username,
+    name: row.name,
+    email: row.email,
+    emailVerified: row.email_verified === 1,
+    isActive: row.is_active === 1,
+    lastLogin: row.last_login === null ? null : new Date(row.last_login),
+    dateJoined: new Date(row.date_joined),
+    passwordChangeDate: new Date(row.password_change_date),
+    lastUpdated: new Date(row.last_updated),
+    attributes: parseAttributes(row.attributes),
+    path: row.path,
+    type: row.type as UserType,
+    groups,
+  };
+}
+
+/** Groups of many users in one query, keyed by user id (no N+1 on lists). */
+export async function groupsOfUsers(db: Kysely<Database>, userIds: number[]): Promise<Map<number, GroupSummary[]>> {
+  const byUser = new Map<number, GroupSummary[]>();
+  if (userIds.length === 0) {
+    return byUser;
+  }
+  const rows = await db
+    .selectFrom("group_member")
+    .innerJoin("group", "group.id", "group_member.group_id")
+    .select(["group_member.user_id", "group.id", "group.uuid", "group.name", "group.is_superuser", "group.attributes"])
+    .where("group_member.user_id", "in", userIds)
+    .orderBy("group.name")
+    .execute();
+  for (const row of rows) {
+    const list = byUser.get(row.user_id) ?? [];
+    list.push({
+      id: row.id,
+      uuid: row.uuid,
+      name: row.name,
+      isSuperuser: row.is_superuser === 1,
+      attributes: parseAttributes(row.attributes),
+    });
+    byUser.set(row.user_id, list);
+  }
+  return byUser;
+}
+
+async function withGroups(db: Kysely<Database>, rows: UserRow[]): Promise<User[]> {
+  const groups = await groupsOfUsers(
+    db,
+    rows.map((row) => row.id),
+  );
+  return rows.map((row) => toUser(row, groups.get(row.id) ?? []));
+}
+
+const USER_ORDER: Record<UserField, string> = {
+  username: "username",
+  name: "name",
+  email: "email",
+  is_active: "is_active",
+  date_joined: "date_joined",
+  last_login: "last_login",
+  pk: "id",
+  path: "path",
+  type: "type",
+};
+
+export function sqlUserStore(db: Kysely<Database>): UserStore {
+  function filtered(tenantId: string, filters: UserFilters) {
+    let q = db.selectFrom("user").where("user.tenant_id", "=", tenantId);
+    const lists: [keyof UserFilters, "username" | "email" | "name" | "uuid" | "path" | "type"][] = [
+      ["username", "username"],
+      ["email", "email"],
+      ["name", "name"],
+      ["uuid", "uuid"],
+      ["path", "path"],
+      ["type", "type"],
+    ];
+    for (const [key, column] of lists) {
+      const values = filters[key] as string[] | undefined;
+      if (values !== undefined && values.length > 0) {
+        q = q.where(`user.${column}`, "in", values);
+      }
+    }
+    if (filters.isActive !== undefined) {
+      q = q.where("user.is_active", "=", filters.isActive ? 1 : 0);
+    }
+    if (filters.isSuperuser !== undefined) {
+      const superuserIds = db
+        .selectFrom("group_member")
+        .innerJoin("group", "group.id", "group_member.group_id")
+        .select("group_member.user_id")
+        .where("group.is_superuser", "=", 1);
+      q = q.where("user.id", filters.isSuperuser ? "in" : "not in", superuserIds);
+    }
+    return q;
+  }
+
+  async function one(tenantId: string, column: "id" | "username", value: number | string): Promise<User | null> {
+    const row = await db
+      .selectFrom("user")
+      .selectAll()
+      .where("tenant_id", "=", tenantId)
+      .where(column, "=", value as never)
+      .executeTakeFirst();
+    return row === undefined ? null : ((await withGroups(db, [row]))[0] ?? null);
+  }
+
+  async function setGroups(userId: number, groupIds: number[]): Promise<void> {
+    await db.deleteFrom("group_member").where("user_id", "=", userId).execute();
+    if (groupIds.length > 0) {
+      await db
+        .insertInto("group_member")
+        .values(groupIds.map((groupId) => ({ group_id: groupId, user_id: userId })))
+        .execute();
+    }
+  }
+
+  return {
+    findUser: (tenantId, id) => one(tenantId, "id", id),
+    findUserByUsername: (tenantId, username) => one(tenantId, "username", username),
+    async findUsers(tenantId, ids) {
+      const unique = [...new Set(ids)];
+      if (unique.length === 0) {
+        return new Map();
+      }
+      const rows = await db.selectFrom("user").selectAll().where("tenant_id", "=", tenantId).where("id", "in", unique).execute();
+      return new Map((await withGroups(db, rows)).map((user) => [user.id, user]));
+    },
+    async listUsers(tenantId, filters, query: ListQuery<UserField>): Promise<Page<User>> {
+      const search = ["user.username", "user.name", "user.email"];
+      const count = await applySearch(filtered(tenantId, filters), query.search, search)
+        .select((eb) => eb.fn.countAll<number>().as("n"))
+        .executeTakeFirstOrThrow();
+      const rows = await applyListQuery(filtered(tenantId, filters).selectAll("user"), query, {
+        search,
+        order: USER_ORDER,
+        primaryKey: "user.id",
+      }).execute();
+      return { total: Number(count.n), rows: await withGroups(db, rows) };
+    },
+    async createUser(tenantId, user, now) {
+      const at = now.getTime();
+      try {
+        const row = await db
+          .insertInto("user")
+          .values({
+            tenant_id: tenantId,
+            uuid: user.uuid,
+            username: user.username,
+            name: user.name,
+            email: user.email,
+            email_verified: 0,
+            is_active: user.isActive ? 1 : 0,
+            last_login: user.lastLogin?.getTime() ?? null,
+            date_joined: at,
+            password_hash: null,
+            password_change_date: at,
+            last_updated: at,
+            attributes: JSON.stringify(user.attributes),
+            path: user.path,
+            type: user.type,
+          })
+          .returning("id")
+          .executeTakeFirstOrThrow();
+        await setGroups(row.id, user.groupIds);
+        return one(tenantId, "id", row.id);
+      } catch (error) {
+        if (isUniqueViolation(error)) {
+          return null;
+        }
+        throw error;
+      }
+    },
+    async updateUser(tenantId, id, changes, now) {
+      const set: Partial<UserRow> = { last_updated: now.getTime() };
+      if (changes.username !== undefined) set.username = changes.username;
+      if (changes.name !== undefined) set.name = changes.name;
+      if (changes.email !== undefined) set.email = changes.email;
+      if (changes.isActive !== undefined) set.is_active = changes.isActive ? 1 : 0;
+      if (changes.lastLogin !== undefined) set.last_login = changes.lastLogin?.getTime() ?? null;
+      if (changes.attributes !== undefined) set.attributes = JSON.stringify(changes.attributes);
+      if (changes.path !== undefined) set.path = changes.path;
+      if (changes.type !== undefined) set.type = changes.type;
+      try {
+        await db.updateTable("user").set(set).where("tenant_id", "=", tenantId).where("id", "=", id).execute();
+        if (changes.groupIds !== undefined) {
+          await setGroups(id, changes.groupIds);
+        }
+        return one(tenantId, "id", id);
+      } catch (error) {
+        if (isUniqueViolation(error)) {
+          return null;
+        }
+        throw error;
+      }
+    },
+    async deleteUser(tenantId, id) {
+      await db.deleteFrom("user").where("tenant_id", "=", tenantId).where("id", "=", id).execute();
+    },
+    async passwordHash(tenantId, id) {
+      const row = await db
+        .selectFrom("user")
+        .select("password_hash")
+        .where("tenant_id", "=", tenantId)
+        .where("id", "=", id)
+        .executeTakeFirst();
+      return row?.password_hash ?? null;
+    },
+    async setPasswordHash(tenantId, id, hash, now) {
+      await db
+        .updateTable("user")
+        .set({ password_hash: hash, password_change_date: now.getTime(), last_updated: now.getTime() })
+        .where("tenant_id", "=", tenantId)
+        .where("id", "=", id)
+        .execute();
+    },
+    async countSuperusers(tenantId, options) {
+      let q = db
+        .selectFrom("group_member")
+        .innerJoin("group", "group.id", "group_member.group_id")
+        .innerJoin("user", "user.id", "group_member.user_id")
+        .where("group.tenant_id", "=", tenantId)
+        .where("group.is_superuser", "=", 1)
+        .where("user.is_active", "=", 1);
+      if (options?.exceptUserId !== undefined) {
+        q = q.where("group_member.user_id", "!=", options.exceptUserId);
+      }
+      if (options?.exceptGroupId !== undefined) {
+        q = q.where("group_member.group_id", "!=", options.exceptGroupId);
+      }
+      const row = await q
+        .select((eb) => eb.fn.count<number>("group_member.user_id").distinct().as("n"))
+        .executeTakeFirstOrThrow();
+      return Number(row.n);
+    },
+  };
+}
+
+type GroupRow = Selectable<Database["group"]>;
+
+async function withMembers(db: Kysely<Database>, rows: GroupRow[]): Promise<Group[]> {
+  const members = new Map<number, number[]>();
+  if (rows.length > 0) {
+    const memberRows = await db
+      .selectFrom("group_member")
+      .select(["group_id", "user_id"])
+      .where(
+        "group_id",
+        "in",
+        rows.map((row) => row.id),
+      )
+      .orderBy("user_id")
+      .execute();
+    for (const row of memberRows) {
+      members.set(row.group_id, [...(members.get(row.group_id) ?? []), row.user_id]);
+    }
+  }
+  return rows.map((row) => ({
+    id: row.id,
+    uuid: row.uuid,
+    tenantId: row.tenant_id,
+    name: row.name,
+    isSuperuser: row.is_superuser === 1,
+    attributes: parseAttributes(row.attributes),
+    userIds: members.get(row.id) ?? [],
+  }));
+}
+
+export function sqlGroupStore(db: Kysely<Database>): GroupStore {
+  async function one(tenantId: string, column: "uuid" | "name", value: string): Promise<Group | null> {
+    const row = await db
+      .selectFrom("group")
+      .selectAll()
+      .where("tenant_id", "=", tenantId)
+      .where(column, "=", value)
+      .executeTakeFirst();
+    return row === undefined ? null : ((await withMembers(db, [row]))[0] ?? null);
+  }
+
+  function filtered(tenantId: string, filters: GroupFilters) {
+    let q = db.selectFrom("group").where("group.tenant_id", "=", tenantId);
+    if (filters.name !== undefined) {
+      q = q.where("group.name", "=", filters.name);
+    }
+    if (filters.isSuperuser !== undefined) {
+      q = q.where("group.is_superuser", "=", filters.isSuperuser ? 1 : 0);
+    }
+    if (filters.membersByUsername !== undefined && filters.membersByUsername.length > 0) {
+      const groupIds = db
+        .selectFrom("group_member")
+        .innerJoin("user", "user.id", "group_member.user_id")
+        .select("group_member.group_id")
+        .where("user.username", "in", filters.membersByUsername);
+      q = q.where("group.id", "in", groupIds);
+    }
+    return q;
+  }
+
+  async function setMembers(groupId: number, userIds: number[]): Promise<void> {
+    await db.deleteFrom("group_member").where("group_id", "=", groupId).execute();
+    if (userIds.length > 0) {
+      await db
+        .insertInto("group_member")
+        .values(userIds.map((userId) => ({ group_id: groupId, user_id: userId })))
+        .execute();
+    }
+  }
+
+  return {
+    findGroup: (tenantId, uuid) => one(tenantId, "uuid", uuid),
+    findGroupByName: (tenantId, name) => one(tenantId, "name", name),
+    async listGroups(tenantId, filters, query: ListQuery<GroupField>): Promise<Page<Group>> {
+      const search = ["group.name"];
+      const count = await applySearch(filtered(tenantId, filters), query.search, search)
+        .select((eb) => eb.fn.countAll<number>().as("n"))
+        .executeTakeFirstOrThrow();
+      const rows = await applyListQuery(filtered(tenantId, filters).selectAll("group"), query, {
+        search,
+        order: { name: "group.name", is_superuser: "group.is_superuser", pk: "group.id" },
+        primaryKey: "group.id",
+      }).execute();
+      return { total: Number(count.n), rows: await withMembers(db, rows) };
+    },
+    async createGroup(tenantId, group) {
+      try {
+        const row = await db
+          .insertInto("group")
+          .values({
+            uuid: group.uuid,
+            tenant_id: tenantId,
+            name: group.name,
+            is_superuser: group.isSuperuser ? 1 : 0,
+            attributes: JSON.stringify(group.attributes),
+          })
+          .returning("id")
+          .executeTakeFirstOrThrow();
+        await setMembers(row.id, group.userIds);
+        return one(tenantId, "uuid", group.uuid);
+      } catch (error) {
+        if (isUniqueViolation(error)) {
+          return null;
+        }
+        throw error;
+      }
+    },
+    async updateGroup(tenantId, uuid, changes) {
+      const set: Partial<GroupRow> = {};
+      if (changes.name !== undefined) set.name = changes.name;
+      if (changes.isSuperuser !== undefined) set.is_superuser = changes.isSuperuser ? 1 : 0;
+      if (changes.attributes !== undefined) set.attributes = JSON.stringify(changes.attributes);
+      try {
+        if (Object.keys(set).length > 0) {
+          await db.updateTable("group").set(set).where("tenant_id", "=", tenantId).where("uuid", "=", uuid).execute();
+        }
+        const group = await one(tenantId, "uuid", uuid);
+        if (group !== null && changes.userIds !== undefined) {
+          await setMembers(group.id, changes.userIds);
+          return one(tenantId, "uuid", uuid);
+        }
+        return group;
+      } catch (error) {
+        if (isUniqueViolation(error)) {
+          return null;
+        }
+        throw error;
+      }
+    },
+    async deleteGroup(tenantId, uuid) {
+      await db.deleteFrom("group").where("tenant_id", "=", tenantId).where("uuid", "=", uuid).execute();
+    },
+    async addMember(groupId, userId) {
+      const existing = await db
+        .selectFrom("group_member")
+        .select("user_id")
+        .where("group_id", "=", groupId)
+        .where("user_id", "=", userId)
+        .executeTakeFirst();
+      if (existing === undefined) {
+        await db.insertInto("group_member").values({ group_id: groupId, user_id: userId }).execute();
+      }
+    },
+    async removeMember(groupId, userId) {
+      await db.deleteFrom("group_member").where("group_id", "=", groupId).where("user_id", "=", userId).execute();
+    },
+    async existingUserIds(tenantId, ids) {
+      if (ids.length === 0) return [];
+      const rows = await db.selectFrom("user").select("id").where("tenant_id", "=", tenantId).where("id", "in", ids).execute();
+      return rows.map((row) => row.id);
+    },
+    async existingGroups(tenantId, uuids) {
+      if (uuids.length === 0) return [];
+      return db.selectFrom("group").select(["id", "uuid"]).where("tenant_id", "=", tenantId).where("uuid", "in", uuids).execute();
+    },
+  };
+}
