@@ -42,6 +42,7 @@ export async function buildApp(deps: AppDeps, options?: { logger?: FastifyServer
   }) as unknown as FastifyInstance;
   app.decorateRequest("tenant", null as never);
   app.decorateRequest("user", null);
+  app.decorateRequest("bodyAbsent", false);
   app.addHook("onRequest", async function resolveTenant(request) {
     request.tenant = await deps.tenantResolver.resolve(request.host);
   });

@@ -61,6 +61,9 @@ export async function openDeps(
     clock,
     random: options?.random ?? cryptoRandom,
     tokenKeys: new SecretBox(secrets, "rekey/token-key/v1"),
+    mailContent: new SecretBox(secrets, "rekey/mail-content/v1"),
+    smtpPasswords: new SecretBox(secrets, "rekey/smtp-password/v1"),
+    installationId: defaultTenant.id,
     serialize: { installationId: defaultTenant.id },
     tenantResolver: new TenantResolver(persistence.stores.tenants, clock),
   };

@@ -12,6 +12,12 @@ export interface CoreDeps {
   persistence: Persistence;
   clock: Clock;
   random: RandomSource;
+  /** Stable id of this installation (the default tenant's uuid); part of every user's `uid`. */
+  installationId: string;
   /** Seals token keys that `view_key` must read back. */
   tokenKeys: SecretBox;
+  /** Seals queued mail (subject and bodies carry links and codes) until it is sent and erased. */
+  mailContent: SecretBox;
+  /** Seals the SMTP passwords of email stages (write-only on the API, read by the courier). */
+  smtpPasswords: SecretBox;
 }

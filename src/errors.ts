@@ -140,6 +140,61 @@ export class RecoveryRefused extends AppError {
   readonly status = 400;
 }
 
+/** Too many attempts for this client or account; `retryAfterSeconds` goes into Retry-After. */
+export class RateLimited extends AppError {
+  readonly code = "rate_limited";
+  readonly status = 429;
+  readonly retryAfterSeconds: number;
+
+  constructor(retryAfterSeconds: number) {
+    super(`Request was throttled. Expected available in ${retryAfterSeconds} seconds.`);
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+}
+
+/** A recovery link, key or session that is unknown, used or expired: all look the same to the caller. */
+export class RecoveryUnusable extends AppError {
+  readonly code = "recovery_unusable";
+  readonly status = 404;
+  constructor() {
+    super("This link was already used or has expired. Please request a new link.");
+  }
+}
+
+/** A new password the recovery or settings form refuses; `id` is Kratos' message id. */
+export class PasswordRejected extends AppError {
+  readonly code = "password_rejected";
+  readonly status = 400;
+  readonly messageId: number;
+  readonly context: Record<string, number | string> | undefined;
+
+  constructor(text: string, messageId: number, context?: Record<string, number | string>) {
+    super(text);
+    this.messageId = messageId;
+    this.context = context;
+  }
+}
+
+/** Wrong identifier or password: one answer for both, so a login form enumerates nobody. */
+export class LoginFailed extends AppError {
+  readonly code = "login_failed";
+  readonly status = 400;
+  constructor() {
+    super(
+      "The provided credentials are invalid, check for spelling mistakes in your password or username, email address, or phone number.",
+    );
+  }
+}
+
+/** A form or flow submission whose anti-CSRF token does not match the browser's cookie. */
+export class CSRFViolation extends AppError {
+  readonly code = "csrf_violation";
+  readonly status = 403;
+  constructor(reason: string) {
+    super(reason);
+  }
+}
+
 export type AnyAppError =
   | ObjectNotFound
   | MalformedId
@@ -154,4 +209,9 @@ export type AnyAppError =
   | MalformedJSON
   | RouteNotFound
   | MethodNotAllowed
-  | RecoveryRefused;
+  | RecoveryRefused
+  | RateLimited
+  | RecoveryUnusable
+  | PasswordRejected
+  | LoginFailed
+  | CSRFViolation;

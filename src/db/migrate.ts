@@ -1,11 +1,13 @@
 import { type Migration, type MigrationProvider, Migrator } from "kysely";
 import type { DB } from "./database.js";
 import { foundation } from "./migrations/001_foundation.js";
+import { recovery } from "./migrations/002_recovery.js";
 
 /** Every migration, in order. One per change; a dialect branch only where the SQL really differs. */
 function migrations(db: DB): Record<string, Migration> {
   return {
     "001_foundation": foundation(db.dialect),
+    "002_recovery": recovery(db.dialect),
   };
 }
 

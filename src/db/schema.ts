@@ -68,6 +68,10 @@ export interface TokenTable {
   /** 1 when the owner created the token and so may read its key back (authentik's `view_key` rule). */
   owner_may_view: number;
   created_at: number;
+  /** Recovery links and keys: who issued it (`admin`, `email`, `tenants_api`, `cli`), else null. */
+  recovery_origin: string | null;
+  allow_mfa_reset: Generated<number>;
+  email_stage_id: string | null;
 }
 
 export interface EventTable {
@@ -87,6 +91,81 @@ export interface EventTable {
   expires: number;
 }
 
+export interface EmailStageTable {
+  id: string;
+  tenant_id: string;
+  name: string;
+  use_global_settings: number;
+  host: string;
+  port: number;
+  username: string;
+  password_sealed: string | null;
+  password_secret_index: number | null;
+  use_tls: number;
+  use_ssl: number;
+  timeout: number;
+  from_address: string;
+  token_expiry: string;
+  subject: string;
+  template: string;
+  activate_user_on_success: number;
+  created_at: number;
+}
+
+export interface MailMessageTable {
+  id: string;
+  tenant_id: string;
+  recipient: string;
+  template: string;
+  content_sealed: string | null;
+  content_secret_index: number | null;
+  email_stage_id: string | null;
+  status: string;
+  send_count: number;
+  next_attempt_at: number;
+  claimed_until: number | null;
+  last_error: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface RecoveryFlowTable {
+  id: string;
+  tenant_id: string;
+  user_id: number | null;
+  method: string;
+  state: string;
+  session_hash: string | null;
+  allow_mfa_reset: number;
+  delivered_to_address: number;
+  email_stage_id: string | null;
+  code_failures: number;
+  expires_at: number;
+  created_at: number;
+  completed_at: number | null;
+}
+
+export interface SessionTable {
+  id: string;
+  tenant_id: string;
+  user_id: number;
+  token_hash: string;
+  kind: string;
+  aal: string;
+  auth_methods: string;
+  authenticated_at: number;
+  issued_at: number;
+  expires_at: number;
+  last_seen_at: number;
+  revoked_at: number | null;
+}
+
+export interface RateLimitTable {
+  key: string;
+  window_start: number;
+  count: number;
+}
+
 export interface JobLockTable {
   name: string;
   locked_until: number;
@@ -102,4 +181,9 @@ export interface Database {
   token: TokenTable;
   event: EventTable;
   job_lock: JobLockTable;
+  email_stage: EmailStageTable;
+  mail_message: MailMessageTable;
+  recovery_flow: RecoveryFlowTable;
+  session: SessionTable;
+  rate_limit: RateLimitTable;
 }

@@ -1,13 +1,19 @@
 import type { Kysely } from "kysely";
 import { sqlEventStore } from "../events/store.sql.js";
 import type { EventStore } from "../events/store.js";
+import { sqlRateLimitStore } from "../ratelimit/store.sql.js";
+import type { RateLimitStore } from "../ratelimit/store.js";
+import { sqlRecoveryStore } from "../recovery/store.sql.js";
+import type { RecoveryStore } from "../recovery/store.js";
+import { sqlSessionStore } from "../sessions/store.sql.js";
+import type { SessionStore } from "../sessions/store.js";
 import { sqlTenantStore } from "../tenants/store.sql.js";
 import type { TenantStore } from "../tenants/store.js";
 import { sqlTokenStore } from "../tokens/store.sql.js";
 import type { TokenStore } from "../tokens/store.js";
 import { sqlGroupStore, sqlUserStore } from "../users/store.sql.js";
 import type { GroupStore, UserStore } from "../users/store.js";
-import type { DB } from "./database.js";
+import type { DB, Dialect } from "./database.js";
 import type { Database } from "./schema.js";
 
 /** Every store, bound to one executor: the database, or one transaction. */
@@ -17,15 +23,21 @@ export interface Stores {
   groups: GroupStore;
   tokens: TokenStore;
   events: EventStore;
+  recovery: RecoveryStore;
+  sessions: SessionStore;
+  rateLimits: RateLimitStore;
 }
 
-export function storesOn(executor: Kysely<Database>): Stores {
+export function storesOn(executor: Kysely<Database>, _dialect: Dialect): Stores {
   return {
     tenants: sqlTenantStore(executor),
     users: sqlUserStore(executor),
     groups: sqlGroupStore(executor),
     tokens: sqlTokenStore(executor),
     events: sqlEventStore(executor),
+    recovery: sqlRecoveryStore(executor),
+    sessions: sqlSessionStore(executor),
+    rateLimits: sqlRateLimitStore(executor),
   };
 }
 
@@ -41,7 +53,7 @@ export interface Persistence {
 
 export function persistenceOn(db: DB): Persistence {
   return {
-    stores: storesOn(db.kysely),
-    transaction: (work) => db.kysely.transaction().execute((trx) => work(storesOn(trx))),
+    stores: storesOn(db.kysely, db.dialect),
+    transaction: (work) => db.kysely.transaction().execute((trx) => work(storesOn(trx, db.dialect))),
   };
 }

@@ -11,6 +11,8 @@ declare module "fastify" {
     tenant: Tenant;
     /** The authenticated user of an /api/v3 request; null before authentication. */
     user: User | null;
+    /** The request carried no body at all (not even an empty JSON object). */
+    bodyAbsent: boolean;
   }
 }
 

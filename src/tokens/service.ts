@@ -6,6 +6,7 @@ import { parseDurationString } from "../durations.js";
 import { ObjectNotFound, PermissionDenied, TokenKeyUnavailable, ValidationFailed } from "../errors.js";
 import { type Audit, recordEvent, tokenRef } from "../events/service.js";
 import { ALPHANUMERIC } from "../random.js";
+import { pythonDateTime } from "../time.js";
 import { type Attributes, isSuperuser, type User } from "../users/store.js";
 import type { Token, TokenChanges, TokenIntent } from "./store.js";
 
@@ -40,12 +41,6 @@ export function storedKey(deps: Pick<CoreDeps, "tokenKeys">, intent: TokenIntent
   return { keyHash: sha256Hex(key), keySealed: sealed?.sealed ?? null, keySecretIndex: sealed?.secretIndex ?? null };
 }
 
-/** Python's `str(datetime)` of an aware UTC time, as authentik prints it in messages. */
-export function pythonDateTime(at: Date): string {
-  const iso = at.toISOString(); // 2026-03-02T12:00:00.123Z
-  const fraction = iso.slice(20, 23) === "000" ? "" : `.${iso.slice(20, 23)}000`;
-  return `${iso.slice(0, 10)} ${iso.slice(11, 19)}${fraction}+00:00`;
-}
 
 function ownerExpiresByDefault(owner: User): boolean {
   const value = owner.attributes[EXPIRES_ATTRIBUTE];

@@ -145,6 +145,18 @@ export function sqlUserStore(db: Kysely<Database>): UserStore {
   return {
     findUser: (tenantId, id) => one(tenantId, "id", id),
     findUserByUsername: (tenantId, username) => one(tenantId, "username", username),
+    async findUsersByEmail(tenantId, email) {
+      const rows = await db
+        .selectFrom("user")
+        .selectAll()
+        .where("tenant_id", "=", tenantId)
+        .where((eb) => eb(eb.fn("lower", ["email"]), "=", email.toLowerCase()))
+        .where("email", "!=", "")
+        .orderBy("id")
+        .limit(10)
+        .execute();
+      return withGroups(db, rows);
+    },
     async findUsers(tenantId, ids) {
       const unique = [...new Set(ids)];
       if (unique.length === 0) {
@@ -203,6 +215,7 @@ export function sqlUserStore(db: Kysely<Database>): UserStore {
       if (changes.username !== undefined) set.username = changes.username;
       if (changes.name !== undefined) set.name = changes.name;
       if (changes.email !== undefined) set.email = changes.email;
+      if (changes.emailVerified !== undefined) set.email_verified = changes.emailVerified ? 1 : 0;
       if (changes.isActive !== undefined) set.is_active = changes.isActive ? 1 : 0;
       if (changes.lastLogin !== undefined) set.last_login = changes.lastLogin?.getTime() ?? null;
       if (changes.attributes !== undefined) set.attributes = JSON.stringify(changes.attributes);

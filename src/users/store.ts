@@ -49,7 +49,7 @@ export interface NewUser {
   groupIds: number[];
 }
 
-export type UserChanges = Partial<Omit<NewUser, "uuid">>;
+export type UserChanges = Partial<Omit<NewUser, "uuid">> & { emailVerified?: boolean };
 
 export type UserField = "username" | "name" | "email" | "is_active" | "date_joined" | "last_login" | "pk" | "path" | "type";
 
@@ -67,6 +67,8 @@ export interface UserFilters {
 export interface UserStore {
   findUser(tenantId: string, id: number): Promise<User | null>;
   findUserByUsername(tenantId: string, username: string): Promise<User | null>;
+  /** Users of the tenant whose email equals `email` ignoring case (at most a few; emails are not unique). */
+  findUsersByEmail(tenantId: string, email: string): Promise<User[]>;
   /** The users of the tenant among `ids`, keyed by id, in two queries whatever their number. */
   findUsers(tenantId: string, ids: number[]): Promise<Map<number, User>>;
   listUsers(tenantId: string, filters: UserFilters, query: ListQuery<UserField>): Promise<Page<User>>;

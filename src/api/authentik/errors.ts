@@ -15,6 +15,10 @@ export function renderAuthentikError(error: AnyAppError): { status: number; body
       return { status: 400, body: { non_field_errors: error.message } };
     case "silent_not_found":
       return { status: 404, body: null };
+    case "rate_limited":
+      return { status: 429, body: { detail: error.message }, headers: { "retry-after": String(error.retryAfterSeconds) } };
+    case "password_rejected":
+      return { status: 400, body: { password: [error.message] } };
     case "method_not_allowed":
       return { status: 405, body: { detail: error.message }, headers: { allow: error.allowed.join(", ") } };
     case "object_not_found":
@@ -27,6 +31,9 @@ export function renderAuthentikError(error: AnyAppError): { status: number; body
     case "unsupported_media_type":
     case "malformed_json":
     case "route_not_found":
+    case "recovery_unusable":
+    case "login_failed":
+    case "csrf_violation":
       return { status: error.status, body: { detail: error.message } };
   }
 }
@@ -67,6 +74,10 @@ function messageFor(error: AjvError, value: unknown): string {
     case "maxLength":
       return `Ensure this field has no more than ${params["limit"]} characters.`;
     case "enum":
+    case "const":
+      // A choice field is either an enum or, from TypeBox, a union of literals: Ajv then reports
+      // one `const` error per literal (and an `anyOf`), which DRF words as one invalid choice.
+      if (value === null) return "This field may not be null.";
       return `"${String(value)}" is not a valid choice.`;
     case "minimum":
       return `Ensure this value is greater than or equal to ${params["limit"]}.`;

@@ -1,9 +1,6 @@
-/** authentik's date-time text: UTC, `Z`, six fraction digits only when the fraction is non-zero. */
-export function formatDateTime(at: Date): string {
-  const iso = at.toISOString();
-  const millis = iso.slice(20, 23);
-  return millis === "000" ? `${iso.slice(0, 19)}Z` : `${iso.slice(0, 19)}.${millis}000Z`;
-}
+import { formatDateTime } from "../../time.js";
+
+export { formatDateTime };
 
 export function formatNullableDateTime(at: Date | null): string | null {
   return at === null ? null : formatDateTime(at);

@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { userUid as uidOf } from "../../users/uid.js";
 import type { AuditEvent } from "../../events/store.js";
 import type { Domain, Tenant } from "../../tenants/store.js";
 import type { Token } from "../../tokens/store.js";
@@ -16,7 +16,7 @@ export interface SerializeContext {
 
 /** authentik's `uid`: hex SHA-256 of `"<pk>-<installation id>"`. */
 export function userUid(context: SerializeContext, user: Pick<User, "id">): string {
-  return createHash("sha256").update(`${user.id}-${context.installationId}`).digest("hex");
+  return uidOf(context.installationId, user);
 }
 
 function initials(user: Pick<User, "name" | "username">): string {

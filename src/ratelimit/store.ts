@@ -1,0 +1,9 @@
+/** Fixed-window counters kept in the database, so limits hold across restarts and replicas. */
+export interface RateLimitStore {
+  /**
+   * Counts one hit on `key` in its current window (a new window starts when the last began
+   * `windowMs` or more ago) and returns the count including this hit and when the window began.
+   * One upsert statement: concurrent hits from several replicas are all counted.
+   */
+  hit(key: string, windowMs: number, now: Date): Promise<{ count: number; windowStart: number }>;
+}

@@ -1,0 +1,62 @@
+import type { CoreDeps } from "../deps.js";
+import { type Audit, recordEvent } from "../events/service.js";
+import { consumeLimit, LIMITS } from "../ratelimit/service.js";
+import { hashPassword, verifyPassword } from "../users/passwords.js";
+import type { User } from "../users/store.js";
+import { LoginFailed } from "../errors.js";
+import { type IssuedSession, issueSession } from "./service.js";
+import type { SessionKind } from "./store.js";
+
+/** A hash of a random password, verified when no user matches so both branches cost one argon2 verify. */
+let decoyHash: Promise<string> | null = null;
+function decoy(): Promise<string> {
+  decoyHash ??= hashPassword(`decoy-${Math.random()}`);
+  return decoyHash;
+}
+
+/**
+ * The user a login names: exact username, else the one user whose email matches case-insensitively
+ * (an address shared by several users names nobody).
+ */
+async function findLoginUser(deps: CoreDeps, tenantId: string, identifier: string): Promise<User | null> {
+  const stores = deps.persistence.stores;
+  const byName = await stores.users.findUserByUsername(tenantId, identifier);
+  if (byName !== null || !identifier.includes("@")) {
+    return byName;
+  }
+  const byEmail = await stores.users.findUsersByEmail(tenantId, identifier);
+  return byEmail.length === 1 ? byEmail[0]! : null;
+}
+
+/**
+ * Password login: rate limited per client and per account, one argon2id verify whether or not the
+ * account exists, inactive users refused like wrong passwords. Issues a session of `kind` at aal1.
+ */
+export async function loginWithPassword(
+  deps: CoreDeps,
+  audit: Audit,
+  input: { identifier: string; password: string; kind: SessionKind },
+): Promise<{ user: User; issued: IssuedSession }> {
+  const stores = deps.persistence.stores;
+  await consumeLimit(deps, stores.rateLimits, audit.tenantId, LIMITS.loginPerIP, audit.clientIP ?? "unknown");
+  await consumeLimit(deps, stores.rateLimits, audit.tenantId, LIMITS.loginPerAccount, input.identifier);
+  const user = await findLoginUser(deps, audit.tenantId, input.identifier);
+  const stored = user === null ? null : await stores.users.passwordHash(audit.tenantId, user.id);
+  const matches = await verifyPassword(stored ?? (await decoy()), input.password);
+  if (user === null || stored === null || !matches || !user.isActive) {
+    throw new LoginFailed();
+  }
+  return deps.persistence.transaction(async (tx) => {
+    const issued = await issueSession(deps, tx, {
+      tenantId: audit.tenantId,
+      userId: user.id,
+      kind: input.kind,
+      aal: "aal1",
+      authMethods: ["password"],
+    });
+    await tx.users.updateUser(audit.tenantId, user.id, { lastLogin: deps.clock.now() }, deps.clock.now());
+    const actor = { pk: user.id, username: user.username, email: user.email };
+    await recordEvent(deps, tx.events, { ...audit, actor }, "login", { auth_method: "password" });
+    return { user, issued };
+  });
+}
