@@ -8,7 +8,9 @@ import { migrateToLatest } from "./db/migrate.js";
 import { openDatabase } from "./db/database.js";
 import { createToken } from "./tokens/service.js";
 import { createGroup, createUser, setPassword, USER_DEFAULTS } from "./users/service.js";
-import { ValidationFailed } from "./errors.js";
+import { SilentNotFound, ValidationFailed } from "./errors.js";
+import { createAdminGroup, createRecoveryKey } from "./recovery/keys.js";
+import { tenantPublicURL } from "./tenants/service.js";
 
 /** A command-line failure: one line on stderr and an exit code, never a stack trace. */
 class CLIError extends Error {
@@ -28,6 +30,9 @@ Commands:
   users create                  create a user
   users set-password <username> set a user's password, read from standard input
   token create                  create an api token or app password and print its key once
+  create_recovery_key <days> <username>
+                                print a break-glass recovery URL for the user
+  create_admin_group <username> add the user to the superuser group 'authentik Admins'
 
 Every command takes --help. Settings come from REKEY_* environment variables (rekey serve --help).`;
 
@@ -38,6 +43,12 @@ function settingsHelp(): string {
 }
 
 const HELP: Record<string, string> = {
+  create_recovery_key:
+    "Usage: rekey create_recovery_key <days> <username> [--tenant <schema_name>]\n\n" +
+    "Creates a recovery key valid for <days> (1 to 3650) and prints its full URL, then its expiry.\n" +
+    "The key opens a one-hour recovery session that can set a new password and reset second factors.",
+  create_admin_group:
+    "Usage: rekey create_admin_group <username> [--tenant <schema_name>]\n\nAdds the user to the tenant's superuser group 'authentik Admins', creating it if needed.",
   serve: settingsHelp(),
   migrate: "Usage: rekey migrate\n\nRuns every pending migration on REKEY_DATABASE_URL and exits.",
   "users create":
@@ -182,6 +193,54 @@ async function tokenCreate(config: Config, args: string[]): Promise<void> {
   );
 }
 
+async function createRecoveryKeyCommand(config: Config, args: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({ args, options: { tenant: { type: "string" } }, allowPositionals: true });
+  const [daysText, username] = positionals;
+  if (daysText === undefined || !/^\d+$/.test(daysText) || Number(daysText) < 1 || Number(daysText) > 3650) {
+    throw new CLIError("duration_days must be an integer from 1 to 3650.", 2);
+  }
+  if (username === undefined) {
+    throw new CLIError("create_recovery_key needs a username (see --help).", 2);
+  }
+  await withDeps(
+    config,
+    async (deps, tenantId) => {
+      const tenant = (await deps.persistence.stores.tenants.findTenant(tenantId))!;
+      const baseURL = await tenantPublicURL(deps, tenant, config.publicURL.origin);
+      try {
+        const key = await createRecoveryKey(deps, cliAudit(tenantId), { tenant, username, days: Number(daysText), source: "cli", baseURL });
+        process.stdout.write(`${key.url}\nValid until ${key.expires.toISOString()}\n`);
+      } catch (error) {
+        if (error instanceof SilentNotFound) throw new CLIError(`User '${username}' not found.`, 1);
+        throw error;
+      }
+    },
+    values.tenant,
+  );
+}
+
+async function createAdminGroupCommand(config: Config, args: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({ args, options: { tenant: { type: "string" } }, allowPositionals: true });
+  const username = positionals[0];
+  if (username === undefined) {
+    throw new CLIError("create_admin_group needs a username (see --help).", 2);
+  }
+  await withDeps(
+    config,
+    async (deps, tenantId) => {
+      const tenant = (await deps.persistence.stores.tenants.findTenant(tenantId))!;
+      try {
+        await createAdminGroup(deps, cliAudit(tenantId), { tenant, username });
+      } catch (error) {
+        if (error instanceof SilentNotFound) throw new CLIError(`User '${username}' not found.`, 1);
+        throw error;
+      }
+      process.stdout.write(`User '${username}' successfully added to the group '${ADMIN_GROUP}'.\n`);
+    },
+    values.tenant,
+  );
+}
+
 async function migrate(config: Config): Promise<void> {
   const db = openDatabase(config.databaseURL, { poolSize: 1 });
   try {
@@ -220,6 +279,12 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       case "token create":
         await tokenCreate(config, rest);
+        return 0;
+      case "create_recovery_key":
+        await createRecoveryKeyCommand(config, rest);
+        return 0;
+      case "create_admin_group":
+        await createAdminGroupCommand(config, rest);
         return 0;
       default:
         process.stderr.write(`rekey: unknown command '${command}'\n\n${USAGE}\n`);

@@ -26,6 +26,7 @@ export interface Config {
   allowedReturnURLs: string[];
   tokenCleanupIntervalSeconds: number;
   sessionLifetimeSeconds: number;
+  mailRetryBackoffSeconds: number;
   sessionIdleTimeoutSeconds: number;
   databasePoolSize: number;
   logLevel: string;
@@ -72,6 +73,7 @@ export const SETTINGS: readonly SettingInfo[] = [
   { name: "REKEY_RECOVERY_NOTIFY_UNKNOWN_RECIPIENTS", default: "false", meaning: "mail unknown addresses that someone tried to recover them" },
   { name: "REKEY_ALLOWED_RETURN_URLS", default: "empty", meaning: "comma-separated URL prefixes allowed as return_to" },
   { name: "REKEY_TOKEN_CLEANUP_INTERVAL", default: "300", meaning: "seconds between expired-token cleanups; 0 disables the job" },
+  { name: "REKEY_MAIL_RETRY_BACKOFF", default: "15", meaning: "seconds before the first mail retry; doubles each attempt, 6 attempts" },
   { name: "REKEY_SESSION_LIFETIME", default: "86400", meaning: "seconds a login session lives at most" },
   { name: "REKEY_SESSION_IDLE_TIMEOUT", default: "3600", meaning: "seconds of inactivity that end a login session" },
   { name: "REKEY_DATABASE_POOL_SIZE", default: "10", meaning: "PostgreSQL connections per process" },
@@ -220,6 +222,7 @@ export function loadConfig(env: Env): Config {
       .map((entry) => entry.trim())
       .filter((entry) => entry !== ""),
     tokenCleanupIntervalSeconds: integer(env, "REKEY_TOKEN_CLEANUP_INTERVAL", 300, 0, 86_400),
+    mailRetryBackoffSeconds: integer(env, "REKEY_MAIL_RETRY_BACKOFF", 15, 1, 86_400),
     sessionLifetimeSeconds: integer(env, "REKEY_SESSION_LIFETIME", 86_400, 60, 31_536_000),
     sessionIdleTimeoutSeconds: integer(env, "REKEY_SESSION_IDLE_TIMEOUT", 3_600, 60, 31_536_000),
     databasePoolSize: integer(env, "REKEY_DATABASE_POOL_SIZE", 10, 1, 1000),

@@ -4,6 +4,7 @@ import { openDeps } from "./boot.js";
 import { bootstrapAdmin } from "./bootstrap.js";
 import type { Config } from "./config.js";
 import { startScheduler } from "./jobs/scheduler.js";
+import { startCourier } from "./mail/courier.js";
 
 /** `rekey serve`: open, migrate, bootstrap, listen, run the periodic jobs, and stop cleanly on a signal. */
 export async function serve(config: Config): Promise<void> {
@@ -17,6 +18,8 @@ export async function serve(config: Config): Promise<void> {
   }
   const app = await buildApp(deps, { logger: loggerOptions(config.logLevel) });
   const scheduler = startScheduler(deps, app.log);
+  // Every replica runs a courier: claims use FOR UPDATE SKIP LOCKED, so none sends a mail twice.
+  const courier = startCourier(deps, app.log, { backoffMs: config.mailRetryBackoffSeconds * 1000 });
   await app.listen({ host: config.listenHost, port: config.listenPort });
   logger.info({ database: deps.db.dialect, publicURL: config.publicURL.href }, "rekey is serving");
 
@@ -27,6 +30,7 @@ export async function serve(config: Config): Promise<void> {
     logger.info({ signal }, "shutting down");
     scheduler.stop();
     await app.close();
+    await courier.stop();
     await deps.db.close();
     process.exit(0);
   }

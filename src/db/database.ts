@@ -1,7 +1,7 @@
 import { mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import SQLite from "better-sqlite3";
-import { Kysely, PostgresDialect, SqliteDialect } from "kysely";
+import { Kysely, PostgresDialect, SqliteDialect, type SqliteDatabase } from "kysely";
 import pg from "pg";
 import type { Database } from "./schema.js";
 
@@ -22,6 +22,29 @@ export function sqlitePath(databaseURL: string): string {
   return resolve(databaseURL.slice("sqlite:".length));
 }
 
+/**
+ * better-sqlite3 behind a cache of prepared statements. Kysely prepares every query it runs; the SQL
+ * text of a query shape never changes, so preparing each text once saves a parse per request.
+ * Bounded, since search terms and IN lists make some texts vary.
+ */
+function withStatementCache(sqlite: SQLite.Database, capacity = 500): SqliteDatabase {
+  const cache = new Map<string, SQLite.Statement>();
+  return {
+    close: () => sqlite.close(),
+    prepare(sql: string) {
+      let statement = cache.get(sql);
+      if (statement === undefined) {
+        statement = sqlite.prepare(sql);
+        if (cache.size >= capacity) {
+          cache.delete(cache.keys().next().value as string);
+        }
+        cache.set(sql, statement);
+      }
+      return statement as unknown as ReturnType<SqliteDatabase["prepare"]>;
+    },
+  };
+}
+
 /** Opens the database named by REKEY_DATABASE_URL. `sqlite::memory:` opens a private in-memory one. */
 export function openDatabase(databaseURL: string, options?: { poolSize?: number }): DB {
   if (databaseURL.startsWith("sqlite:")) {
@@ -36,7 +59,10 @@ export function openDatabase(databaseURL: string, options?: { poolSize?: number 
     sqlite.pragma("synchronous = NORMAL");
     sqlite.pragma("foreign_keys = ON");
     sqlite.pragma("busy_timeout = 5000");
-    const kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+    // SQLite's own lower() folds ASCII only, so a search for "jörg" would miss "JÖRG" there and not on
+    // PostgreSQL; list search (db/listing.ts) lower-cases both sides, so give it JavaScript's folding.
+    sqlite.function("lower", { deterministic: true }, (value: unknown) => (value === null ? null : String(value).toLowerCase()));
+    const kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
     return {
       kysely,
       dialect: "sqlite",

@@ -1,6 +1,10 @@
 import type { Kysely } from "kysely";
 import { sqlEventStore } from "../events/store.sql.js";
 import type { EventStore } from "../events/store.js";
+import { sqlEmailStageStore } from "../mail/stages/store.sql.js";
+import type { EmailStageStore } from "../mail/stages/store.js";
+import { sqlOutboxStore } from "../mail/store.sql.js";
+import type { OutboxStore } from "../mail/store.js";
 import { sqlRateLimitStore } from "../ratelimit/store.sql.js";
 import type { RateLimitStore } from "../ratelimit/store.js";
 import { sqlRecoveryStore } from "../recovery/store.sql.js";
@@ -26,9 +30,11 @@ export interface Stores {
   recovery: RecoveryStore;
   sessions: SessionStore;
   rateLimits: RateLimitStore;
+  outbox: OutboxStore;
+  emailStages: EmailStageStore;
 }
 
-export function storesOn(executor: Kysely<Database>, _dialect: Dialect): Stores {
+export function storesOn(executor: Kysely<Database>, dialect: Dialect): Stores {
   return {
     tenants: sqlTenantStore(executor),
     users: sqlUserStore(executor),
@@ -38,6 +44,8 @@ export function storesOn(executor: Kysely<Database>, _dialect: Dialect): Stores 
     recovery: sqlRecoveryStore(executor),
     sessions: sqlSessionStore(executor),
     rateLimits: sqlRateLimitStore(executor),
+    outbox: sqlOutboxStore(executor, dialect),
+    emailStages: sqlEmailStageStore(executor),
   };
 }
 

@@ -132,12 +132,17 @@ export function sqlUserStore(db: Kysely<Database>): UserStore {
     return row === undefined ? null : ((await withGroups(db, [row]))[0] ?? null);
   }
 
-  async function setGroups(userId: number, groupIds: number[]): Promise<void> {
+  /** Only the tenant's own groups, each once: a membership never crosses tenants. */
+  async function setGroups(tenantId: string, userId: number, groupIds: number[]): Promise<void> {
     await db.deleteFrom("group_member").where("user_id", "=", userId).execute();
-    if (groupIds.length > 0) {
+    const groups =
+      groupIds.length === 0
+        ? []
+        : await db.selectFrom("group").select("id").where("tenant_id", "=", tenantId).where("id", "in", groupIds).execute();
+    if (groups.length > 0) {
       await db
         .insertInto("group_member")
-        .values(groupIds.map((groupId) => ({ group_id: groupId, user_id: userId })))
+        .values(groups.map((group) => ({ group_id: group.id, user_id: userId })))
         .execute();
     }
   }
@@ -201,7 +206,7 @@ export function sqlUserStore(db: Kysely<Database>): UserStore {
           })
           .returning("id")
           .executeTakeFirstOrThrow();
-        await setGroups(row.id, user.groupIds);
+        await setGroups(tenantId, row.id, user.groupIds);
         return one(tenantId, "id", row.id);
       } catch (error) {
         if (isUniqueViolation(error)) {
@@ -222,9 +227,12 @@ export function sqlUserStore(db: Kysely<Database>): UserStore {
       if (changes.path !== undefined) set.path = changes.path;
       if (changes.type !== undefined) set.type = changes.type;
       try {
-        await db.updateTable("user").set(set).where("tenant_id", "=", tenantId).where("id", "=", id).execute();
+        const result = await db.updateTable("user").set(set).where("tenant_id", "=", tenantId).where("id", "=", id).executeTakeFirst();
+        if (Number(result.numUpdatedRows) === 0) {
+          return null; // not this tenant's user: its groups must not be touched either
+        }
         if (changes.groupIds !== undefined) {
-          await setGroups(id, changes.groupIds);
+          await setGroups(tenantId, id, changes.groupIds);
         }
         return one(tenantId, "id", id);
       } catch (error) {
@@ -336,12 +344,17 @@ export function sqlGroupStore(db: Kysely<Database>): GroupStore {
     return q;
   }
 
-  async function setMembers(groupId: number, userIds: number[]): Promise<void> {
+  /** Only the tenant's own users, each once: a membership never crosses tenants. */
+  async function setMembers(tenantId: string, groupId: number, userIds: number[]): Promise<void> {
     await db.deleteFrom("group_member").where("group_id", "=", groupId).execute();
-    if (userIds.length > 0) {
+    const users =
+      userIds.length === 0
+        ? []
+        : await db.selectFrom("user").select("id").where("tenant_id", "=", tenantId).where("id", "in", userIds).execute();
+    if (users.length > 0) {
       await db
         .insertInto("group_member")
-        .values(userIds.map((userId) => ({ group_id: groupId, user_id: userId })))
+        .values(users.map((user) => ({ group_id: groupId, user_id: user.id })))
         .execute();
     }
   }
@@ -374,7 +387,7 @@ export function sqlGroupStore(db: Kysely<Database>): GroupStore {
           })
           .returning("id")
           .executeTakeFirstOrThrow();
-        await setMembers(row.id, group.userIds);
+        await setMembers(tenantId, row.id, group.userIds);
         return one(tenantId, "uuid", group.uuid);
       } catch (error) {
         if (isUniqueViolation(error)) {
@@ -394,7 +407,7 @@ export function sqlGroupStore(db: Kysely<Database>): GroupStore {
         }
         const group = await one(tenantId, "uuid", uuid);
         if (group !== null && changes.userIds !== undefined) {
-          await setMembers(group.id, changes.userIds);
+          await setMembers(tenantId, group.id, changes.userIds);
           return one(tenantId, "uuid", uuid);
         }
         return group;

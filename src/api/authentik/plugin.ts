@@ -5,7 +5,7 @@ import type { ApiDeps, TypedApp } from "./deps.js";
 import { authentikErrorHandler } from "./errors.js";
 import { eventRoutes } from "./events.js";
 import { groupRoutes } from "./groups.js";
-import { recoveryRoutes } from "./recovery.js";
+import { recoveryEmailRoutes, recoveryRoutes } from "./recovery.js";
 import { tenantRoutes } from "./tenants.js";
 import { tokenRoutes } from "./tokens.js";
 import { userRoutes } from "./users.js";
@@ -72,5 +72,6 @@ export function authentikAPI(deps: ApiDeps): FastifyPluginAsync {
     tenantRoutes(api, deps);
     eventRoutes(api, deps);
     recoveryRoutes(api, deps);
+    recoveryEmailRoutes(api, deps);
   };
 }

@@ -3,6 +3,7 @@ import { durationFormatMessage, parseDurationString } from "../../durations.js";
 import { ValidationFailed } from "../../errors.js";
 import { auditOf, requestOrigin } from "../../http/context.js";
 import { createAdminGroup, createRecoveryKey } from "../../recovery/keys.js";
+import { sendRecoveryEmail } from "../../recovery/emails.js";
 import { createRecoveryLink } from "../../recovery/links.js";
 import { findTenantOrThrow } from "../../tenants/service.js";
 import { authenticateBearer, requireSuperuser } from "./auth.js";
@@ -101,6 +102,50 @@ export function recoveryRoutes(app: TypedApp, deps: ApiDeps): void {
       await createAdminGroup(deps, auditOf(request, "rekey.api", tenant), { tenant, username: request.body.user });
       // authentik answers 200 with an empty body here (A1), not the `null` the schema would serialise.
       return reply.code(200).send(undefined as unknown as null);
+    },
+  );
+}
+
+const UserRecoveryEmailRequest = Type.Object(
+  { email_stage: Type.String({ format: "uuid" }), token_duration: Type.Optional(Type.String({ minLength: 1 })) },
+  { title: "UserRecoveryEmailRequest" },
+);
+
+/** `POST /core/users/{id}/recovery_email/` in its legacy (query) and current (body) forms. */
+export function recoveryEmailRoutes(app: TypedApp, deps: ApiDeps): void {
+  app.post(
+    "/core/users/:id/recovery_email/",
+    {
+      schema: {
+        tags: ["core"],
+        params: Type.Object({ id: Type.String() }),
+        querystring: Type.Object({ email_stage: Type.Optional(Type.String()) }),
+        body: Type.Optional(UserRecoveryEmailRequest),
+        response: { 204: Type.Null(), ...ErrorResponses },
+      },
+      preHandler: [authenticateBearer(deps), requireSuperuser],
+    },
+    async (request, reply) => {
+      const userId = integerId(request.params.id);
+      const queryStage = (request.query as { email_stage?: string | string[] }).email_stage;
+      const legacy = queryStage !== undefined || request.bodyAbsent;
+      let stageId = Array.isArray(queryStage) ? (queryStage[0] ?? "") : (queryStage ?? "");
+      let durationMs: number | null = null;
+      if (!legacy) {
+        assertValidBody(request); // the legacy form ignores the body altogether
+        const body = request.body as { email_stage: string; token_duration?: string };
+        stageId = body.email_stage;
+        durationMs = tokenDurationMs(body.token_duration);
+      }
+      await sendRecoveryEmail(deps, auditOf(request, "rekey.api"), {
+        tenant: request.tenant,
+        userId,
+        stageId,
+        durationMs,
+        form: legacy ? "legacy" : "current",
+        requestOrigin: requestOrigin(request),
+      });
+      return reply.code(204).send(null);
     },
   );
 }
