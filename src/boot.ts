@@ -8,7 +8,9 @@ import { ConfigError } from "./config.js";
 import { SecretBox } from "./crypto/secrets.js";
 import { type DB, openDatabase } from "./db/database.js";
 import { migrateToLatest } from "./db/migrate.js";
+import { ChangeFeed } from "./db/changes.js";
 import { persistenceOn } from "./db/stores.js";
+import { CredentialCache } from "./tokens/credentials.js";
 import { cryptoRandom, type RandomSource } from "./random.js";
 import { TenantResolver } from "./tenants/resolver.js";
 
@@ -51,20 +53,27 @@ export async function openDeps(
   if (secrets.length === 0) {
     throw new ConfigError("REKEY_SECRET_KEY", "no secret configured");
   }
-  const persistence = persistenceOn(db);
   const clock = options?.clock ?? systemClock;
+  const changes = new ChangeFeed();
+  const persistence = persistenceOn(db, changes);
+  const credentials = new CredentialCache(clock);
+  const tenantResolver = new TenantResolver(persistence.stores.tenants, clock);
+  changes.subscribe(() => credentials.invalidate());
+  changes.subscribe(() => tenantResolver.invalidate());
   const defaultTenant = await persistence.stores.tenants.defaultTenant();
   return {
     config,
     db,
     persistence,
     clock,
+    changes,
+    credentials,
     random: options?.random ?? cryptoRandom,
     tokenKeys: new SecretBox(secrets, "rekey/token-key/v1"),
     mailContent: new SecretBox(secrets, "rekey/mail-content/v1"),
     smtpPasswords: new SecretBox(secrets, "rekey/smtp-password/v1"),
     installationId: defaultTenant.id,
     serialize: { installationId: defaultTenant.id },
-    tenantResolver: new TenantResolver(persistence.stores.tenants, clock),
+    tenantResolver,
   };
 }

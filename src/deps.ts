@@ -1,9 +1,11 @@
 import type { Clock } from "./clock.js";
 import type { Config } from "./config.js";
 import type { SecretBox } from "./crypto/secrets.js";
+import type { ChangeFeed } from "./db/changes.js";
 import type { DB } from "./db/database.js";
 import type { Persistence } from "./db/stores.js";
 import type { RandomSource } from "./random.js";
+import type { CredentialCache } from "./tokens/credentials.js";
 
 /** What the domain services need: a handful of concrete collaborators, passed explicitly. */
 export interface CoreDeps {
@@ -11,6 +13,10 @@ export interface CoreDeps {
   db: DB;
   persistence: Persistence;
   clock: Clock;
+  /** Announces changes to cached data, in this process and (PostgreSQL) to every replica. */
+  changes: ChangeFeed;
+  /** Recently authenticated api tokens; emptied by `changes`. */
+  credentials: CredentialCache;
   random: RandomSource;
   /** Stable id of this installation (the default tenant's uuid); part of every user's `uid`. */
   installationId: string;

@@ -10,6 +10,9 @@ import { startCourier } from "./mail/courier.js";
 export async function serve(config: Config): Promise<void> {
   const logger = pino(loggerOptions(config.logLevel) as pino.LoggerOptions);
   const deps = await openDeps(config);
+  if (deps.db.dialect === "postgres") {
+    await deps.changes.listen(config.databaseURL); // other replicas' changes empty our caches too
+  }
   try {
     await bootstrapAdmin(deps);
   } catch {
@@ -31,6 +34,7 @@ export async function serve(config: Config): Promise<void> {
     scheduler.stop();
     await app.close();
     await courier.stop();
+    await deps.changes.close();
     await deps.db.close();
     process.exit(0);
   }

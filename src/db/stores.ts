@@ -17,6 +17,7 @@ import { sqlTokenStore } from "../tokens/store.sql.js";
 import type { TokenStore } from "../tokens/store.js";
 import { sqlGroupStore, sqlUserStore } from "../users/store.sql.js";
 import type { GroupStore, UserStore } from "../users/store.js";
+import type { ChangeFeed } from "./changes.js";
 import type { DB, Dialect } from "./database.js";
 import type { Database } from "./schema.js";
 
@@ -59,9 +60,58 @@ export interface Persistence {
   transaction<T>(work: (stores: Stores) => Promise<T>): Promise<T>;
 }
 
-export function persistenceOn(db: DB): Persistence {
+type AsyncMethod = (...args: never[]) => Promise<unknown>;
+
+/** The same store, with `onWrite` called after each of `methods` succeeds. */
+function notifyingAfter<T extends object>(store: T, methods: readonly (keyof T)[], onWrite: () => void): T {
+  const wrapped = { ...store };
+  for (const name of methods) {
+    const method = store[name] as unknown as AsyncMethod;
+    (wrapped as Record<keyof T, unknown>)[name] = async (...args: never[]) => {
+      const result = await method(...args);
+      onWrite();
+      return result;
+    };
+  }
+  return wrapped;
+}
+
+/**
+ * Stores whose writes to what caches hold (who a token belongs to, whether it still works, which
+ * tenant a host names) call `onWrite`, so the caches can be emptied once the change is durable.
+ */
+function storesWatched(executor: Kysely<Database>, dialect: Dialect, onWrite: () => void): Stores {
+  const stores = storesOn(executor, dialect);
   return {
-    stores: storesOn(db.kysely, db.dialect),
-    transaction: (work) => db.kysely.transaction().execute((trx) => work(storesOn(trx, db.dialect))),
+    ...stores,
+    tokens: notifyingAfter(stores.tokens, ["updateToken", "deleteToken", "rotateExpiredToken", "deleteExpiredToken"], onWrite),
+    users: notifyingAfter(stores.users, ["updateUser", "deleteUser"], onWrite),
+    groups: notifyingAfter(stores.groups, ["createGroup", "updateGroup", "deleteGroup", "addMember", "removeMember"], onWrite),
+    tenants: notifyingAfter(stores.tenants, ["createTenant", "renameTenant", "deleteTenant", "saveDomain", "deleteDomain"], onWrite),
+  };
+}
+
+/**
+ * Stores on `db`. Writes that caches depend on are announced on `changes`: at once outside a
+ * transaction, after the commit inside one (announcing earlier would let a concurrent read cache
+ * the old state again).
+ */
+export function persistenceOn(db: DB, changes: ChangeFeed): Persistence {
+  return {
+    stores: storesWatched(db.kysely, db.dialect, () => changes.changed()),
+    async transaction(work) {
+      let dirty = false;
+      const result = await db.kysely.transaction().execute((trx) =>
+        work(
+          storesWatched(trx, db.dialect, () => {
+            dirty = true;
+          }),
+        ),
+      );
+      if (dirty) {
+        changes.changed();
+      }
+      return result;
+    },
   };
 }

@@ -59,6 +59,27 @@ export function sqlTokenStore(db: Kysely<Database>): TokenStore {
     return (await q.executeTakeFirst()) !== undefined;
   }
 
+  async function findAPICredential(tenantId: string, keyHash: string, now: Date) {
+    const row = await db
+      .selectFrom("token")
+      .innerJoin("user", "user.id", "token.user_id")
+      .selectAll("user")
+      .select(["token.expires as token_expires", "token.expiring as token_expiring"])
+      .where("token.tenant_id", "=", tenantId)
+      .where("token.key_hash", "=", keyHash)
+      .where("token.intent", "=", "api")
+      .where((eb) => eb.or([eb("token.expiring", "=", 0), eb("token.expires", "is", null), eb("token.expires", ">", now.getTime())]))
+      .where("user.is_active", "=", 1)
+      .executeTakeFirst();
+    if (row === undefined) {
+      return null;
+    }
+    const { token_expires, token_expiring, ...userRow } = row;
+    const groups = await groupsOfUsers(db, [userRow.id]);
+    const expires = token_expiring === 1 && token_expires !== null ? new Date(token_expires) : null;
+    return { owner: toUser(userRow, groups.get(userRow.id) ?? []), expires };
+  }
+
   return {
     async findToken(tenantId, identifier) {
       const row = await db
@@ -125,22 +146,9 @@ export function sqlTokenStore(db: Kysely<Database>): TokenStore {
     isIdentifierTaken: (tenantId, identifier, exceptTokenId) => taken(tenantId, "identifier", identifier, exceptTokenId),
     isManagedTaken: (tenantId, managed, exceptTokenId) => taken(tenantId, "managed", managed, exceptTokenId),
     async findAPITokenOwner(tenantId, keyHash, now) {
-      const row = await db
-        .selectFrom("token")
-        .innerJoin("user", "user.id", "token.user_id")
-        .selectAll("user")
-        .where("token.tenant_id", "=", tenantId)
-        .where("token.key_hash", "=", keyHash)
-        .where("token.intent", "=", "api")
-        .where((eb) => eb.or([eb("token.expiring", "=", 0), eb("token.expires", "is", null), eb("token.expires", ">", now.getTime())]))
-        .where("user.is_active", "=", 1)
-        .executeTakeFirst();
-      if (row === undefined) {
-        return null;
-      }
-      const groups = await groupsOfUsers(db, [row.id]);
-      return toUser(row, groups.get(row.id) ?? []);
+      return (await findAPICredential(tenantId, keyHash, now))?.owner ?? null;
     },
+    findAPICredential,
     async listExpiredTokens(now, limit) {
       const rows = await db
         .selectFrom("token")
@@ -148,6 +156,7 @@ export function sqlTokenStore(db: Kysely<Database>): TokenStore {
         .where("expiring", "=", 1)
         .where("expires", "<=", now.getTime())
         .orderBy("expires")
+        .orderBy("id") // the primary key breaks ties, as in every list
         .limit(limit)
         .execute();
       return rows.map(toToken);

@@ -61,6 +61,8 @@ export interface TokenStore {
    * lookup joined with the user, then one read of the user's groups.
    */
   findAPITokenOwner(tenantId: string, keyHash: string, now: Date): Promise<User | null>;
+  /** As findAPITokenOwner, with the token's own expiry (null: never), for callers that cache the answer. */
+  findAPICredential(tenantId: string, keyHash: string, now: Date): Promise<{ owner: User; expires: Date | null } | null>;
   /** Expired tokens of every tenant, oldest first (background cleanup). */
   listExpiredTokens(now: Date, limit: number): Promise<Token[]>;
   /**

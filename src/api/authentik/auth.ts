@@ -30,11 +30,19 @@ export function authenticateBearer(deps: CoreDeps) {
     if (key === null) {
       throw new NotAuthenticated();
     }
-    const user = await deps.persistence.stores.tokens.findAPITokenOwner(request.tenant.id, sha256Hex(key), deps.clock.now());
-    if (user === null) {
+    const keyHash = sha256Hex(key);
+    const cached = deps.credentials.lookup(request.tenant.id, keyHash);
+    if (cached !== null) {
+      request.user = cached;
+      return;
+    }
+    const generation = deps.credentials.currentGeneration();
+    const found = await deps.persistence.stores.tokens.findAPICredential(request.tenant.id, keyHash, deps.clock.now());
+    if (found === null) {
       throw new CredentialInvalid();
     }
-    request.user = user;
+    deps.credentials.remember(request.tenant.id, keyHash, found.owner, found.expires, generation);
+    request.user = found.owner;
   };
 }
 
