@@ -12,6 +12,7 @@ import { ChangeFeed } from "./db/changes.js";
 import { persistenceOn } from "./db/stores.js";
 import { CredentialCache } from "./tokens/credentials.js";
 import { cryptoRandom, type RandomSource } from "./random.js";
+import { SecretHMAC } from "./selfservice/secrets.js";
 import { TenantResolver } from "./tenants/resolver.js";
 
 /**
@@ -72,6 +73,7 @@ export async function openDeps(
     tokenKeys: new SecretBox(secrets, "rekey/token-key/v1"),
     mailContent: new SecretBox(secrets, "rekey/mail-content/v1"),
     smtpPasswords: new SecretBox(secrets, "rekey/smtp-password/v1"),
+    codeHMAC: new SecretHMAC(secrets, "rekey/recovery-code/v1"),
     installationId: defaultTenant.id,
     serialize: { installationId: defaultTenant.id },
     tenantResolver,

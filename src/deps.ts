@@ -5,6 +5,7 @@ import type { ChangeFeed } from "./db/changes.js";
 import type { DB } from "./db/database.js";
 import type { Persistence } from "./db/stores.js";
 import type { RandomSource } from "./random.js";
+import type { SecretHMAC } from "./selfservice/secrets.js";
 import type { CredentialCache } from "./tokens/credentials.js";
 
 /** What the domain services need: a handful of concrete collaborators, passed explicitly. */
@@ -24,6 +25,8 @@ export interface CoreDeps {
   tokenKeys: SecretBox;
   /** Seals queued mail (subject and bodies carry links and codes) until it is sent and erased. */
   mailContent: SecretBox;
+  /** HMACs of recovery codes and link tokens (kratos.md §3.5). */
+  codeHMAC: SecretHMAC;
   /** Seals the SMTP passwords of email stages (write-only on the API, read by the courier). */
   smtpPasswords: SecretBox;
 }

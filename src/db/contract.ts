@@ -28,8 +28,12 @@ export function aListQuery<Field extends string>(overrides?: Partial<ListQuery<F
 }
 
 /** Sorting keys, ascending unless the field name starts with `-`, as the edge passes them on. */
-export function orderedBy<Field extends string>(...fields: (Field | `-${Field}`)[]): ListQuery<Field>["ordering"] {
+export function orderedBy<Field extends string>(
+  ...fields: (Field | `-${Field}`)[]
+): ListQuery<Field>["ordering"] {
   return fields.map((field) =>
-    field.startsWith("-") ? { field: field.slice(1) as Field, descending: true } : { field: field as Field, descending: false },
+    field.startsWith("-")
+      ? { field: field.slice(1) as Field, descending: true }
+      : { field: field as Field, descending: false },
   );
 }

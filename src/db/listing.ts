@@ -23,6 +23,8 @@ export function likePattern(term: string): string {
 /**
  * Adds search, ordering (with the primary key as the tie-breaker) and the page window to a
  * select. `columns` maps each orderable/searchable domain field to its SQL column.
+ * NULL sorts as the largest value on both dialects: PostgreSQL's default (and so authentik's);
+ * SQLite would put it first, so the placement is spelled out.
  */
 export function applyListQuery<DB, TB extends keyof DB, O, Field extends string>(
   query: SelectQueryBuilder<DB, TB, O>,
@@ -31,7 +33,7 @@ export function applyListQuery<DB, TB extends keyof DB, O, Field extends string>
 ): SelectQueryBuilder<DB, TB, O> {
   let q = applySearch(query, list.search, columns.search);
   for (const key of list.ordering) {
-    q = q.orderBy(columns.order[key.field] as never, key.descending ? "desc" : "asc");
+    q = q.orderBy(columns.order[key.field] as never, (order) => (key.descending ? order.desc().nullsFirst() : order.asc().nullsLast()));
   }
   return q.orderBy(columns.primaryKey as never, "asc").offset(list.offset).limit(list.limit);
 }

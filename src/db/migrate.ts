@@ -2,12 +2,14 @@ import { type Migration, type MigrationProvider, Migrator } from "kysely";
 import type { DB } from "./database.js";
 import { foundation } from "./migrations/001_foundation.js";
 import { recovery } from "./migrations/002_recovery.js";
+import { kratosFlows } from "./migrations/003_kratos_flows.js";
 
 /** Every migration, in order. One per change; a dialect branch only where the SQL really differs. */
 function migrations(db: DB): Record<string, Migration> {
   return {
     "001_foundation": foundation(db.dialect),
     "002_recovery": recovery(db.dialect),
+    "003_kratos_flows": kratosFlows(db.dialect),
   };
 }
 

@@ -143,6 +143,66 @@ export interface RecoveryFlowTable {
   expires_at: number;
   created_at: number;
   completed_at: number | null;
+  /** Kratos flows (null on authentik link/key sessions). */
+  type: string | null;
+  request_url: string | null;
+  return_to: string | null;
+  active: string | null;
+  origin: string | null;
+  csrf_hash: string | null;
+  ui_messages: string | null;
+  transient_payload: string | null;
+  submitted_address: string | null;
+  submit_count: Generated<number>;
+  issued_at: number | null;
+}
+
+export interface RecoveryCodeTable {
+  id: string;
+  tenant_id: string;
+  flow_id: string;
+  user_id: number;
+  /** `code` (digits) or `link` (a 32-character token). */
+  kind: string;
+  /** `admin` (created through the admin API) or `self_service` (mailed to `address`). */
+  origin: string;
+  /** Lower-case hex HMAC-SHA512/256 of the secret under the current server secret. */
+  secret_hmac: string;
+  address: string | null;
+  expires_at: number;
+  used_at: number | null;
+  created_at: number;
+}
+
+export interface LoginFlowTable {
+  id: string;
+  tenant_id: string;
+  type: string;
+  request_url: string;
+  return_to: string | null;
+  refresh: number;
+  requested_aal: string;
+  state: string;
+  session_id: string | null;
+  csrf_hash: string | null;
+  ui_messages: string;
+  expires_at: number;
+  issued_at: number;
+  updated_at: number;
+}
+
+export interface SettingsFlowTable {
+  id: string;
+  tenant_id: string;
+  user_id: number;
+  type: string;
+  request_url: string;
+  return_to: string | null;
+  state: string;
+  csrf_hash: string | null;
+  ui_messages: string;
+  expires_at: number;
+  issued_at: number;
 }
 
 export interface SessionTable {
@@ -186,4 +246,7 @@ export interface Database {
   recovery_flow: RecoveryFlowTable;
   session: SessionTable;
   rate_limit: RateLimitTable;
+  recovery_code: RecoveryCodeTable;
+  login_flow: LoginFlowTable;
+  settings_flow: SettingsFlowTable;
 }

@@ -9,6 +9,8 @@ import { sqlRateLimitStore } from "../ratelimit/store.sql.js";
 import type { RateLimitStore } from "../ratelimit/store.js";
 import { sqlRecoveryStore } from "../recovery/store.sql.js";
 import type { RecoveryStore } from "../recovery/store.js";
+import { sqlLoginFlowStore, sqlSelfServiceRecoveryStore, sqlSettingsFlowStore } from "../selfservice/store.sql.js";
+import type { LoginFlowStore, SelfServiceRecoveryStore, SettingsFlowStore } from "../selfservice/store.js";
 import { sqlSessionStore } from "../sessions/store.sql.js";
 import type { SessionStore } from "../sessions/store.js";
 import { sqlTenantStore } from "../tenants/store.sql.js";
@@ -33,6 +35,9 @@ export interface Stores {
   rateLimits: RateLimitStore;
   outbox: OutboxStore;
   emailStages: EmailStageStore;
+  selfServiceRecovery: SelfServiceRecoveryStore;
+  loginFlows: LoginFlowStore;
+  settingsFlows: SettingsFlowStore;
 }
 
 export function storesOn(executor: Kysely<Database>, dialect: Dialect): Stores {
@@ -47,6 +52,9 @@ export function storesOn(executor: Kysely<Database>, dialect: Dialect): Stores {
     rateLimits: sqlRateLimitStore(executor),
     outbox: sqlOutboxStore(executor, dialect),
     emailStages: sqlEmailStageStore(executor),
+    selfServiceRecovery: sqlSelfServiceRecoveryStore(executor),
+    loginFlows: sqlLoginFlowStore(executor),
+    settingsFlows: sqlSettingsFlowStore(executor),
   };
 }
 
