@@ -1,0 +1,21 @@
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { test } from "node:test";
+import { SETTINGS } from "../src/config.js";
+
+test("every setting is documented in the README with its name", () => {
+  const readme = readFileSync("README.md", "utf8");
+  for (const setting of SETTINGS) {
+    assert.ok(readme.includes(`\`${setting.name}\``), `${setting.name} is missing from README.md`);
+  }
+});
+
+test("every error code of the catalogue is documented in docs/errors.md", () => {
+  const catalogue = readFileSync("src/errors.ts", "utf8");
+  const documented = readFileSync("docs/errors.md", "utf8");
+  const codes = [...catalogue.matchAll(/readonly code = "([a-z_]+)"/g)].map((match) => match[1]!);
+  assert.ok(codes.length > 10);
+  for (const code of codes) {
+    assert.ok(documented.includes(`\`${code}\``), `${code} is missing from docs/errors.md`);
+  }
+});
