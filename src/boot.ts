@@ -74,6 +74,8 @@ export async function openDeps(
     mailContent: new SecretBox(secrets, "rekey/mail-content/v1"),
     smtpPasswords: new SecretBox(secrets, "rekey/smtp-password/v1"),
     codeHMAC: new SecretHMAC(secrets, "rekey/recovery-code/v1"),
+    totpSecrets: new SecretBox(secrets, "rekey/totp-secret/v1"),
+    backupCodeHMAC: new SecretHMAC(secrets, "rekey/backup-code/v1"),
     installationId: defaultTenant.id,
     serialize: { installationId: defaultTenant.id },
     tenantResolver,

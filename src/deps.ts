@@ -27,6 +27,10 @@ export interface CoreDeps {
   mailContent: SecretBox;
   /** HMACs of recovery codes and link tokens (kratos.md §3.5). */
   codeHMAC: SecretHMAC;
+  /** Seals TOTP secrets, which verification must read back. */
+  totpSecrets: SecretBox;
+  /** HMACs of backup codes. */
+  backupCodeHMAC: SecretHMAC;
   /** Seals the SMTP passwords of email stages (write-only on the API, read by the courier). */
   smtpPasswords: SecretBox;
 }

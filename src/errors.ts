@@ -175,6 +175,15 @@ export class PasswordRejected extends AppError {
   }
 }
 
+/** A wrong TOTP or backup code where a second factor is required. */
+export class SecondFactorInvalid extends AppError {
+  readonly code = "second_factor_invalid";
+  readonly status = 400;
+  constructor() {
+    super("Invalid code.");
+  }
+}
+
 /** Wrong identifier or password: one answer for both, so a login form enumerates nobody. */
 export class LoginFailed extends AppError {
   readonly code = "login_failed";
@@ -213,5 +222,6 @@ export type AnyAppError =
   | RateLimited
   | RecoveryUnusable
   | PasswordRejected
+  | SecondFactorInvalid
   | LoginFailed
   | CSRFViolation;

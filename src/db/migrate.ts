@@ -3,6 +3,7 @@ import type { DB } from "./database.js";
 import { foundation } from "./migrations/001_foundation.js";
 import { recovery } from "./migrations/002_recovery.js";
 import { kratosFlows } from "./migrations/003_kratos_flows.js";
+import { authenticators } from "./migrations/004_authenticators.js";
 
 /** Every migration, in order. One per change; a dialect branch only where the SQL really differs. */
 function migrations(db: DB): Record<string, Migration> {
@@ -10,6 +11,7 @@ function migrations(db: DB): Record<string, Migration> {
     "001_foundation": foundation(db.dialect),
     "002_recovery": recovery(db.dialect),
     "003_kratos_flows": kratosFlows(db.dialect),
+    "004_authenticators": authenticators(db.dialect),
   };
 }
 

@@ -36,6 +36,11 @@ export interface UserTable {
   attributes: string;
   path: string;
   type: string;
+  /** Kratos identity fields (JSON text for the metadata). */
+  state_changed_at: number | null;
+  email_verified_at: number | null;
+  metadata_public: string | null;
+  metadata_admin: string | null;
 }
 
 export interface GroupTable {
@@ -232,6 +237,40 @@ export interface JobLockTable {
   holder: string;
 }
 
+export interface TOTPDeviceTable {
+  id: Generated<number>;
+  tenant_id: string;
+  user_id: number;
+  name: string;
+  secret_sealed: string;
+  secret_secret_index: number;
+  digits: number;
+  period: number;
+  algorithm: string;
+  confirmed: number;
+  /** The last accepted time step: a code of this step or earlier is never accepted again. */
+  last_step: number | null;
+  created_at: number;
+}
+
+export interface StaticDeviceTable {
+  id: Generated<number>;
+  tenant_id: string;
+  user_id: number;
+  name: string;
+  confirmed: number;
+  created_at: number;
+}
+
+export interface StaticTokenTable {
+  id: Generated<number>;
+  tenant_id: string;
+  device_id: number;
+  user_id: number;
+  token_hmac: string;
+  used_at: number | null;
+}
+
 export interface Database {
   tenant: TenantTable;
   domain: DomainTable;
@@ -249,4 +288,7 @@ export interface Database {
   recovery_code: RecoveryCodeTable;
   login_flow: LoginFlowTable;
   settings_flow: SettingsFlowTable;
+  totp_device: TOTPDeviceTable;
+  static_device: StaticDeviceTable;
+  static_token: StaticTokenTable;
 }

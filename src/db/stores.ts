@@ -1,4 +1,6 @@
 import type { Kysely } from "kysely";
+import { sqlStaticDeviceStore, sqlTOTPDeviceStore } from "../authenticators/store.sql.js";
+import type { StaticDeviceStore, TOTPDeviceStore } from "../authenticators/store.js";
 import { sqlEventStore } from "../events/store.sql.js";
 import type { EventStore } from "../events/store.js";
 import { sqlEmailStageStore } from "../mail/stages/store.sql.js";
@@ -38,6 +40,8 @@ export interface Stores {
   selfServiceRecovery: SelfServiceRecoveryStore;
   loginFlows: LoginFlowStore;
   settingsFlows: SettingsFlowStore;
+  totpDevices: TOTPDeviceStore;
+  staticDevices: StaticDeviceStore;
 }
 
 export function storesOn(executor: Kysely<Database>, dialect: Dialect): Stores {
@@ -55,6 +59,8 @@ export function storesOn(executor: Kysely<Database>, dialect: Dialect): Stores {
     selfServiceRecovery: sqlSelfServiceRecoveryStore(executor),
     loginFlows: sqlLoginFlowStore(executor),
     settingsFlows: sqlSettingsFlowStore(executor),
+    totpDevices: sqlTOTPDeviceStore(executor),
+    staticDevices: sqlStaticDeviceStore(executor),
   };
 }
 

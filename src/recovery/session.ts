@@ -1,7 +1,8 @@
 import { sha256Hex } from "../crypto/secrets.js";
 import type { CoreDeps } from "../deps.js";
 import type { Stores } from "../db/stores.js";
-import { PasswordRejected, RecoveryUnusable } from "../errors.js";
+import { hasAnyFactor, resetSecondFactors, secondFactorsOf, verifySecondFactor } from "../authenticators/service.js";
+import { PasswordRejected, RecoveryUnusable, SecondFactorInvalid } from "../errors.js";
 import { type Audit, recordEvent, userRef } from "../events/service.js";
 import { consumeLimit, LIMITS } from "../ratelimit/service.js";
 import { ALPHANUMERIC } from "../random.js";
@@ -121,14 +122,6 @@ export interface OpenRecoverySession {
   mayResetMFA: boolean;
 }
 
-/**
- * Whether the user has a second factor the recovery session must check. Rekey has no authenticators
- * yet, so no user has one; the TOTP and backup-code work plugs its lookup in here.
- */
-async function hasSecondFactor(_stores: Stores, _user: User): Promise<boolean> {
-  return false;
-}
-
 /** The recovery session behind a `rekey_recovery` cookie; RecoveryUnusable when none is open. */
 export async function openRecoverySession(deps: CoreDeps, tenant: Tenant, sessionSecret: string): Promise<OpenRecoverySession> {
   const stores = deps.persistence.stores;
@@ -137,13 +130,44 @@ export async function openRecoverySession(deps: CoreDeps, tenant: Tenant, sessio
   if (flow === null || user === null) {
     throw new RecoveryUnusable();
   }
-  const factor = await hasSecondFactor(stores, user);
-  return { flow, user, requiresSecondFactor: factor && !flow.allowMFAReset, mayResetMFA: flow.allowMFAReset };
+  const factor = hasAnyFactor(await secondFactorsOf(stores, tenant.id, user.id));
+  // A second factor is required unless this session may reset it (keys, links with allow_mfa_reset): A7.
+  return { flow, user, requiresSecondFactor: factor && !flow.allowMFAReset, mayResetMFA: flow.allowMFAReset && factor };
 }
 
 export interface NewPasswordInput {
   password: string;
   passwordRepeat: string;
+  /** A TOTP code or backup code, when the session requires the second factor. */
+  code?: string;
+  /** Remove the user's second factors (only where the session may reset them). */
+  resetMFA?: boolean;
+}
+
+/** Wrong second-factor codes a recovery session tolerates before it ends (authentik-v3.md §3.3.3). */
+export const MAX_CODE_FAILURES = 5;
+
+/**
+ * The second-factor step of a recovery session: the code must verify, each failure is counted (in
+ * its own statement) and recorded as `login_failed`, and the fifth failure ends the session.
+ */
+async function passSecondFactor(deps: CoreDeps, tenant: Tenant, requester: Requester, open: OpenRecoverySession, code: string): Promise<string> {
+  const method = code.trim() === "" ? null : await verifySecondFactor(deps, deps.persistence.stores, open.user, code);
+  if (method !== null) {
+    return method;
+  }
+  const audit = actorAudit(tenant, requester, open.user);
+  await recordEvent(deps, deps.persistence.stores.events, audit, "login_failed", {
+    username: open.user.username,
+    stage: /^\d+$/.test(code.trim()) ? "totp" : "lookup_secret",
+  });
+  const failures = await deps.persistence.stores.recovery.countCodeFailure(tenant.id, open.flow.id);
+  if (failures >= MAX_CODE_FAILURES) {
+    await deps.persistence.stores.recovery.finishFlow(tenant.id, open.flow.id, "failed", deps.clock.now());
+    await recordEvent(deps, deps.persistence.stores.events, audit, "recovery_failed", { method: open.flow.method, reason: "too many wrong codes" });
+    throw new RecoveryUnusable();
+  }
+  throw new SecondFactorInvalid();
 }
 
 /** The password rules of the recovery form: same as settings (kratos.md §3.6.2), plus the repeat. */
@@ -176,6 +200,8 @@ export async function completeRecovery(
   const open = await openRecoverySession(deps, tenant, sessionSecret);
   await consumeLimit(deps, deps.persistence.stores.rateLimits, tenant.id, LIMITS.recoveryCodePerAccount, String(open.user.id));
   await checkNewPassword(deps, open.user, input);
+  const secondFactor = open.requiresSecondFactor ? await passSecondFactor(deps, tenant, requester, open, input.code ?? "") : null;
+  const resetMFA = open.mayResetMFA && input.resetMFA === true;
   // Hash outside the transaction: argon2 takes tens of milliseconds and must not hold a connection.
   const hash = await hashPassword(input.password);
   const audit = actorAudit(tenant, requester, open.user);
@@ -192,7 +218,12 @@ export async function completeRecovery(
       await stores.sessions.revokeUserSessions(tenant.id, open.user.id, now);
     }
     await recordEvent(deps, stores.events, audit, "password_set", { via: "recovery_session", target: userRef(open.user) });
-    await recordEvent(deps, stores.events, audit, "recovery_succeeded", { method: open.flow.method, reason: "password_set" });
+    if (resetMFA) {
+      await resetSecondFactors(deps, stores, audit, open.user, { keepSessions: true });
+    }
+    // Every MFA decision of a recovery is on the record: verified, reset, or not asked for.
+    const mfa = secondFactor !== null ? `verified:${secondFactor}` : resetMFA ? "reset" : open.mayResetMFA ? "kept" : "none";
+    await recordEvent(deps, stores.events, audit, "recovery_succeeded", { method: open.flow.method, reason: "password_set", mfa });
   });
   return open.user;
 }

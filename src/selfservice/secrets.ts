@@ -19,6 +19,11 @@ export class SecretHMAC {
     return createHmac("sha512-256", this.keys[0]!).update(value, "utf8").digest("hex");
   }
 
+  /** The digests of `value` under every configured secret, for an indexed lookup (`WHERE hmac IN (…)`). */
+  candidates(value: string): string[] {
+    return this.keys.map((key) => createHmac("sha512-256", key).update(value, "utf8").digest("hex"));
+  }
+
   /** True when `value` matches `storedHex` under any configured secret; constant time per comparison. */
   matches(value: string, storedHex: string): boolean {
     const stored = Buffer.from(storedHex, "hex");

@@ -33,6 +33,7 @@ export function renderAuthentikError(error: AnyAppError): { status: number; body
     case "route_not_found":
     case "recovery_unusable":
     case "login_failed":
+    case "second_factor_invalid":
     case "csrf_violation":
       return { status: error.status, body: { detail: error.message } };
   }

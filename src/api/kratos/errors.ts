@@ -108,6 +108,7 @@ export function kratosErrorOf(error: AnyAppError): KratosError {
     case "token_key_unavailable":
     case "password_rejected":
     case "login_failed":
+    case "second_factor_invalid":
       return KratosError.badRequest(error.message);
   }
 }

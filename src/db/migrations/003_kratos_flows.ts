@@ -23,6 +23,12 @@ export function kratosFlows(dialect: Dialect): Migration {
       await db.schema.alterTable("recovery_flow").addColumn("submit_count", "integer", (c) => c.notNull().defaultTo(0)).execute();
       await db.schema.alterTable("recovery_flow").addColumn("issued_at", bigint).execute();
 
+      // Identity fields of the Kratos dialect (kratos.md §3.1.1) that authentik's user has no column for.
+      await db.schema.alterTable("user").addColumn("state_changed_at", bigint).execute();
+      await db.schema.alterTable("user").addColumn("email_verified_at", bigint).execute();
+      await db.schema.alterTable("user").addColumn("metadata_public", "text").execute();
+      await db.schema.alterTable("user").addColumn("metadata_admin", "text").execute();
+
       await db.schema
         .createTable("recovery_code")
         .addColumn("id", "text", (c) => c.primaryKey())
