@@ -3,6 +3,16 @@ import type { CoreDeps } from "../deps.js";
 import type { Stores } from "../db/stores.js";
 import type { TOTPAlgorithm, TOTPDevice } from "./store.js";
 
+/**
+ * otpauth's Secret over an exact copy of the bytes. A Node Buffer may be a view into a shared pool,
+ * so its `.buffer` can hold far more than the secret: always copy.
+ */
+function otpSecret(bytes: Uint8Array): Secret {
+  const copy = new Uint8Array(bytes.length);
+  copy.set(bytes);
+  return new Secret({ buffer: copy.buffer });
+}
+
 const ALGORITHM_NAME: Record<TOTPAlgorithm, string> = { sha1: "SHA1", sha256: "SHA256", sha512: "SHA512" };
 
 /** Decodes a base32 secret (case-insensitive, `=` padding and spaces optional); null unless 10–64 bytes. */
@@ -20,7 +30,7 @@ export function decodeBase32Secret(text: string): Uint8Array | null {
 }
 
 export function encodeBase32(bytes: Uint8Array): string {
-  return new Secret({ buffer: bytes.slice().buffer as ArrayBuffer }).base32.replace(/=+$/, "");
+  return otpSecret(bytes).base32.replace(/=+$/, "");
 }
 
 /**
@@ -61,7 +71,7 @@ export function matchingStep(
   }
   const delta = TOTP.validate({
     token: code,
-    secret: new Secret({ buffer: secret.slice().buffer as ArrayBuffer }),
+    secret: otpSecret(secret),
     algorithm: ALGORITHM_NAME[device.algorithm],
     digits: device.digits,
     period: device.period,
@@ -74,7 +84,7 @@ export function matchingStep(
 /** The code of a secret at an instant (enrolment pages show none; tests and benches compute codes with it). */
 export function totpCodeAt(device: Pick<TOTPDevice, "digits" | "period" | "algorithm">, secret: Uint8Array, at: Date): string {
   return TOTP.generate({
-    secret: new Secret({ buffer: secret.slice().buffer as ArrayBuffer }),
+    secret: otpSecret(secret),
     algorithm: ALGORITHM_NAME[device.algorithm],
     digits: device.digits,
     period: device.period,
