@@ -115,15 +115,33 @@ export function testOutboxStore(open: OpenOutbox, dialect: Dialect): void {
     const { outbox, tenantA } = await open(t);
     await enqueueMany(outbox, tenantA, 1, NOW);
     const claim = await claimOne(outbox, NOW);
-    assert.equal(await outbox.markMailSent(claim, minutesFrom(NOW, 1)), true);
+    assert.deepEqual(await outbox.markMailsSent([claim], minutesFrom(NOW, 1)), [claim.id]);
     const stored = await outbox.findMail(tenantA, claim.id);
     assert.equal(stored?.status, "sent");
     assert.equal(stored?.contentSealed, null);
     assert.equal(stored?.contentSecretIndex, null);
     assert.equal(stored?.claimedUntil, null);
     assert.deepEqual(stored?.updatedAt, minutesFrom(NOW, 1));
-    assert.equal(await outbox.markMailSent(claim, NOW), false, "a second mark changes nothing");
+    assert.deepEqual(await outbox.markMailsSent([claim], NOW), [], "a second mark changes nothing");
     assert.deepEqual(await outbox.claimMail(minutesFrom(NOW, 60), 10, LEASE_MS), []);
+  });
+
+  test("marking a batch sent marks every claim still held, across leases, and names them", async (t) => {
+    const { outbox, tenantA, tenantB } = await open(t);
+    const [m1, m2] = await enqueueMany(outbox, tenantA, 2, NOW);
+    const [m3] = await enqueueMany(outbox, tenantB, 1, minutesFrom(NOW, 1));
+    const t1 = minutesFrom(NOW, 2);
+    const first = await outbox.claimMail(t1, 2, LEASE_MS);
+    assert.deepEqual(first.map((mail) => mail.id), [m1, m2]);
+    // The first batch's lease runs out; later claims, with leases of their own, take both over.
+    const t2 = new Date(t1.getTime() + LEASE_MS);
+    const second = await outbox.claimMail(t2, 1, LEASE_MS);
+    const third = await outbox.claimMail(new Date(t2.getTime() + 1), 10, LEASE_MS);
+    assert.deepEqual([...second, ...third].map((mail) => mail.id), [m1, m2, m3]);
+    assert.deepEqual(await outbox.markMailsSent(first, t2), [], "the first courier lost both claims");
+    const marked = await outbox.markMailsSent([...second, ...third], t2);
+    assert.deepEqual([...marked].sort(), [m1!, m2!, m3!].sort());
+    assert.deepEqual(await outbox.markMailsSent([], t2), []);
   });
 
   test("a failed message goes back to the queue with its error, keeps its content, and is due at the retry time", async (t) => {
@@ -163,10 +181,10 @@ export function testOutboxStore(open: OpenOutbox, dialect: Dialect): void {
     const takeover = await claimOne(outbox, new Date(NOW.getTime() + LEASE_MS));
     assert.equal(takeover.id, crashed.id);
     assert.equal(takeover.sendCount, 2);
-    assert.equal(await outbox.markMailSent(crashed, NOW), false);
+    assert.deepEqual(await outbox.markMailsSent([crashed], NOW), []);
     assert.equal(await outbox.markMailFailed(crashed, "late", NOW, NOW), false);
     assert.equal(await outbox.abandonMail(crashed, "late", NOW), false);
-    assert.equal(await outbox.markMailSent(takeover, NOW), true);
+    assert.deepEqual(await outbox.markMailsSent([takeover], NOW), [takeover.id]);
   });
 
   test("two couriers on two connections claiming at once never claim the same message twice", {
