@@ -1,11 +1,14 @@
 import swagger from "@fastify/swagger";
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from "fastify";
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOptions } from "fastify";
 import type { ApiDeps } from "./api/authentik/deps.js";
 import { isDateTime } from "./api/authentik/format.js";
 import { registerOpenAPIRoutes } from "./api/authentik/openapi.js";
 import { authentikAPI } from "./api/authentik/plugin.js";
+import { kratosAdminPlugin } from "./api/kratos/admin.js";
+import { kratosPublicPlugin } from "./api/kratos/public.js";
 import "./http/context.js";
 import { REDACT_PATHS, serializeRequestForLog } from "./http/logging.js";
+import { pagesPlugin } from "./pages/routes.js";
 
 export type AppDeps = ApiDeps;
 
@@ -33,16 +36,28 @@ export async function buildApp(deps: AppDeps, options?: { logger?: FastifyServer
     trustProxy: deps.config.trustProxy,
     requestIdHeader: "x-request-id",
     genReqId: () => deps.random.uuid(),
+    // Token identifiers may be 255 characters long (authentik-v3.md §3.1); Fastify's default is 100.
+    maxParamLength: 1024,
+    // A path Fastify cannot even route (a bad percent-escape, an over-long parameter) is still a
+    // plain 404 in the dialect of its prefix, never Fastify's own error body.
+    frameworkErrors: (_error, request, reply) => {
+      const body = request.url.startsWith("/api/v3/")
+        ? { detail: "Not found." }
+        : { error: { code: 404, status: "Not Found", message: "The requested resource could not be found" } };
+      (reply as FastifyReply).code(404).type("application/json").send(body);
+    },
     ajv: {
       // No coercion and no defaults: "given" and "not given" must stay apart for PATCH, and a
       // string where a number belongs is an error, not a guess.
       customOptions: { allErrors: true, coerceTypes: false, useDefaults: false, removeAdditional: false },
-      plugins: [addDateTimeFormat as never],
+      // onCreate runs after Fastify has added ajv-formats, so Rekey's date-time check wins.
+      onCreate: addDateTimeFormat as never,
     },
   }) as unknown as FastifyInstance;
   app.decorateRequest("tenant", null as never);
   app.decorateRequest("user", null);
   app.decorateRequest("bodyAbsent", false);
+  app.decorateRequest("bodyError", null);
   app.addHook("onRequest", async function resolveTenant(request) {
     request.tenant = await deps.tenantResolver.resolve(request.host);
   });
@@ -58,6 +73,9 @@ export async function buildApp(deps: AppDeps, options?: { logger?: FastifyServer
     transform: ({ schema, url }) => ({ schema: schema as never, url: url.replace(/^\/api\/v3/, "") }),
   });
   await app.register(authentikAPI(deps), { prefix: "/api/v3" });
+  await app.register(pagesPlugin(deps));
+  await app.register(kratosPublicPlugin(deps));
+  await app.register(kratosAdminPlugin(deps));
   registerOpenAPIRoutes(app);
 
   app.setNotFoundHandler(async (_request, reply) => {

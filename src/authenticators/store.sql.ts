@@ -16,6 +16,7 @@ function toTOTP(row: Selectable<TOTPDeviceTable>): TOTPDevice {
     algorithm: row.algorithm as TOTPAlgorithm,
     confirmed: row.confirmed === 1,
     lastStep: row.last_step,
+    createdAt: new Date(Number(row.created_at)),
   };
 }
 
@@ -24,6 +25,7 @@ export function sqlTOTPDeviceStore(db: Kysely<Database>): TOTPDeviceStore {
     let q = db.selectFrom("totp_device").where("tenant_id", "=", tenantId);
     if (filters.name !== undefined) q = q.where("name", "=", filters.name);
     if (filters.userId !== undefined) q = q.where("user_id", "=", filters.userId);
+    if (filters.confirmed !== undefined) q = q.where("confirmed", "=", filters.confirmed ? 1 : 0);
     return q;
   }
   return {
@@ -99,6 +101,7 @@ function toStatic(row: StaticRow): StaticDevice {
     name: row.name,
     confirmed: row.confirmed === 1,
     unusedCount: Number(row.unused ?? 0),
+    createdAt: new Date(Number(row.created_at)),
   };
 }
 
@@ -108,6 +111,7 @@ export function sqlStaticDeviceStore(db: Kysely<Database>): StaticDeviceStore {
     let q = db.selectFrom("static_device").where("tenant_id", "=", tenantId);
     if (filters.name !== undefined) q = q.where("name", "=", filters.name);
     if (filters.userId !== undefined) q = q.where("user_id", "=", filters.userId);
+    if (filters.confirmed !== undefined) q = q.where("confirmed", "=", filters.confirmed ? 1 : 0);
     return q;
   }
   async function one(tenantId: string, id: number): Promise<StaticDevice | null> {

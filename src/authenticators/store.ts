@@ -15,6 +15,7 @@ export interface TOTPDevice {
   /** Unconfirmed devices (self-enrolment before the first valid code) are not a second factor. */
   confirmed: boolean;
   lastStep: number | null;
+  createdAt: Date;
 }
 
 export interface StaticDevice {
@@ -25,6 +26,7 @@ export interface StaticDevice {
   confirmed: boolean;
   /** Backup codes not used yet. */
   unusedCount: number;
+  createdAt: Date;
 }
 
 export type DeviceField = "name" | "pk";
@@ -32,10 +34,12 @@ export type DeviceField = "name" | "pk";
 export interface DeviceFilters {
   name?: string;
   userId?: number;
+  /** Only confirmed (true) or only unconfirmed (false) devices; both when absent. */
+  confirmed?: boolean;
 }
 
 export interface TOTPDeviceStore {
-  createTOTPDevice(device: Omit<TOTPDevice, "id" | "lastStep">, now: Date): Promise<TOTPDevice>;
+  createTOTPDevice(device: Omit<TOTPDevice, "id" | "lastStep" | "createdAt">, now: Date): Promise<TOTPDevice>;
   findTOTPDevice(tenantId: string, id: number): Promise<TOTPDevice | null>;
   listTOTPDevices(tenantId: string, filters: DeviceFilters, query: ListQuery<DeviceField>): Promise<Page<TOTPDevice>>;
   /** The user's devices, confirmed ones only unless `includeUnconfirmed`. */

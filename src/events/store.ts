@@ -27,6 +27,7 @@ export type EventAction =
   | "email_sent"
   | "login"
   | "login_failed"
+  | "logout"
   | "recovery_link_created"
   | "recovery_key_created"
   | "recovery_code_created"

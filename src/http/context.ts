@@ -1,4 +1,5 @@
 import type { FastifyRequest } from "fastify";
+import type { AppError } from "../errors.js";
 import type { Audit } from "../events/service.js";
 import type { EventApp } from "../events/store.js";
 import { SYSTEM_ACTOR } from "../events/store.js";
@@ -13,6 +14,8 @@ declare module "fastify" {
     user: User | null;
     /** The request carried no body at all (not even an empty JSON object). */
     bodyAbsent: boolean;
+    /** Why the body could not be read (malformed JSON, another media type); raised when the route reads it. */
+    bodyError: AppError | null;
   }
 }
 

@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { connect, type Socket } from "node:net";
 import nodemailer, { type Transporter } from "nodemailer";
 import type { EmailStage } from "./stages/store.js";
 
@@ -76,6 +77,7 @@ export interface OutgoingMail {
 }
 
 export interface SMTPTransports {
+  /** Sends through the pooled transport of these settings (made on first use); rejects on any SMTP failure. */
   send(settings: SMTPSettings, mail: OutgoingMail): Promise<void>;
   /** Closes every pooled connection. */
   close(): void;
@@ -89,10 +91,40 @@ function settingsKey(settings: SMTPSettings): string {
   return createHash("sha256").update(JSON.stringify(settings)).digest("hex");
 }
 
+/**
+ * Opens the TCP connection for nodemailer with Nagle's algorithm off. nodemailer writes each SMTP
+ * command on its own, and with Nagle on every command after the first waits for the server's
+ * delayed ACK: about 40 ms per message even on loopback (20 mails/s on one connection, 400 without).
+ * nodemailer still does the rest, implicit TLS included, on the connection it is given.
+ */
+function connectWithoutDelay(settings: SMTPSettings) {
+  return function getSocket(
+    _options: unknown,
+    callback: (error: Error | null, socket?: { connection: Socket }) => void,
+  ): void {
+    const socket = connect({ host: settings.host, port: settings.port });
+    socket.setNoDelay(true);
+    const timer = setTimeout(() => {
+      socket.destroy(Object.assign(new Error("Connection timeout"), { code: "ETIMEDOUT" }));
+    }, settings.timeoutMs);
+    function failed(error: Error): void {
+      clearTimeout(timer);
+      callback(error);
+    }
+    socket.once("error", failed);
+    socket.once("connect", () => {
+      clearTimeout(timer);
+      socket.removeListener("error", failed);
+      callback(null, { connection: socket });
+    });
+  };
+}
+
 function createTransport(settings: SMTPSettings, maxConnections: number): Transporter {
   return nodemailer.createTransport({
     pool: true,
     maxConnections,
+    getSocket: connectWithoutDelay(settings),
     host: settings.host,
     port: settings.port,
     secure: settings.secure,

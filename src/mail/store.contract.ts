@@ -32,7 +32,12 @@ export function aMail(tenantId: string, overrides?: Partial<NewMail>): NewMail {
   };
 }
 
-async function enqueueMany(outbox: OutboxStore, tenantId: string, count: number, at: Date): Promise<string[]> {
+async function enqueueMany(
+  outbox: OutboxStore,
+  tenantId: string,
+  count: number,
+  at: Date,
+): Promise<string[]> {
   const ids: string[] = [];
   for (let i = 0; i < count; i++) {
     const mail = aMail(tenantId);
@@ -132,12 +137,18 @@ export function testOutboxStore(open: OpenOutbox, dialect: Dialect): void {
     const [m3] = await enqueueMany(outbox, tenantB, 1, minutesFrom(NOW, 1));
     const t1 = minutesFrom(NOW, 2);
     const first = await outbox.claimMail(t1, 2, LEASE_MS);
-    assert.deepEqual(first.map((mail) => mail.id), [m1, m2]);
+    assert.deepEqual(
+      first.map((mail) => mail.id),
+      [m1, m2],
+    );
     // The first batch's lease runs out; later claims, with leases of their own, take both over.
     const t2 = new Date(t1.getTime() + LEASE_MS);
     const second = await outbox.claimMail(t2, 1, LEASE_MS);
     const third = await outbox.claimMail(new Date(t2.getTime() + 1), 10, LEASE_MS);
-    assert.deepEqual([...second, ...third].map((mail) => mail.id), [m1, m2, m3]);
+    assert.deepEqual(
+      [...second, ...third].map((mail) => mail.id),
+      [m1, m2, m3],
+    );
     assert.deepEqual(await outbox.markMailsSent(first, t2), [], "the first courier lost both claims");
     const marked = await outbox.markMailsSent([...second, ...third], t2);
     assert.deepEqual([...marked].sort(), [m1!, m2!, m3!].sort());
@@ -188,7 +199,10 @@ export function testOutboxStore(open: OpenOutbox, dialect: Dialect): void {
   });
 
   test("two couriers on two connections claiming at once never claim the same message twice", {
-    skip: dialect === "postgres" ? false : "SQLite serialises writers: the race only means something on PostgreSQL",
+    skip:
+      dialect === "postgres"
+        ? false
+        : "SQLite serialises writers: the race only means something on PostgreSQL",
   }, async (t) => {
     const { outbox, tenantA, openAnotherConnection } = await open(t);
     const other = await openAnotherConnection();

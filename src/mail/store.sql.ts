@@ -25,7 +25,9 @@ function toMailMessage(row: Selectable<MailMessageTable>): MailMessageRecord {
 
 /** Oldest first: the order messages were due in, then the order they were queued in. */
 function byDueTime(a: MailMessageRecord, b: MailMessageRecord): number {
-  return a.nextAttemptAt.getTime() - b.nextAttemptAt.getTime() || a.createdAt.getTime() - b.createdAt.getTime();
+  return (
+    a.nextAttemptAt.getTime() - b.nextAttemptAt.getTime() || a.createdAt.getTime() - b.createdAt.getTime()
+  );
 }
 
 export function sqlOutboxStore(db: Kysely<Database>, dialect: Dialect): OutboxStore {
@@ -94,18 +96,32 @@ export function sqlOutboxStore(db: Kysely<Database>, dialect: Dialect): OutboxSt
       return rows.map(toMailMessage).sort(byDueTime) as ClaimedMail[];
     },
 
-    async markMailSent(claim, now) {
-      const result = await held(claim)
-        .set({
-          status: "sent",
-          content_sealed: null,
-          content_secret_index: null,
-          claimed_until: null,
-          last_error: null,
-          updated_at: now.getTime(),
-        })
-        .executeTakeFirst();
-      return Number(result.numUpdatedRows) === 1;
+    async markMailsSent(claims, now) {
+      const byLease = new Map<number, string[]>();
+      for (const claim of claims) {
+        const lease = claim.claimedUntil.getTime();
+        byLease.set(lease, [...(byLease.get(lease) ?? []), claim.id]);
+      }
+      const marked: string[] = [];
+      for (const [lease, ids] of byLease) {
+        const rows = await db
+          .updateTable("mail_message")
+          .set({
+            status: "sent",
+            content_sealed: null,
+            content_secret_index: null,
+            claimed_until: null,
+            last_error: null,
+            updated_at: now.getTime(),
+          })
+          .where("id", "in", ids)
+          .where("status", "=", "processing")
+          .where("claimed_until", "=", lease)
+          .returning("id")
+          .execute();
+        marked.push(...rows.map((row) => row.id));
+      }
+      return marked;
     },
 
     async markMailFailed(claim, error, nextAttemptAt, now) {

@@ -57,8 +57,11 @@ export interface OutboxStore {
    * are picked `FOR UPDATE SKIP LOCKED`, so concurrent couriers never claim the same message.
    */
   claimMail(now: Date, limit: number, leaseMs: number): Promise<ClaimedMail[]>;
-  /** `sent`, content erased. False when the claim is no longer held (the lease ran out and was taken). */
-  markMailSent(claim: ClaimedMail, now: Date): Promise<boolean>;
+  /**
+   * `sent`, content erased, for every claim still held, in one statement per lease (a batch shares
+   * one). Returns the ids it marked: a claim whose lease ran out and was taken over is left alone.
+   */
+  markMailsSent(claims: readonly ClaimedMail[], now: Date): Promise<string[]>;
   /** Back to `queued`, due at `nextAttemptAt`, with the error. False when the claim is no longer held. */
   markMailFailed(claim: ClaimedMail, error: string, nextAttemptAt: Date, now: Date): Promise<boolean>;
   /** `abandoned`, content erased, with the reason. False when the claim is no longer held. */

@@ -20,6 +20,10 @@ export const LIMITS = {
   forgotPasswordPerAddress: { name: "forgot_password_address", max: 5, windowMs: 60 * MINUTE },
   loginPerIP: { name: "login_ip", max: 30, windowMs: 15 * MINUTE },
   loginPerAccount: { name: "login_account", max: 10, windowMs: 15 * MINUTE },
+  // Kratos self-service recovery (kratos.md §3.4.5, §3.4.6): addresses submitted, codes and links redeemed.
+  selfServiceRecoveryPerIP: { name: "selfservice_recovery_ip", max: 10, windowMs: 15 * MINUTE },
+  selfServiceRecoveryPerAddress: { name: "selfservice_recovery_address", max: 5, windowMs: 60 * MINUTE },
+  selfServiceRedeemPerIP: { name: "selfservice_redeem_ip", max: 60, windowMs: 10 * MINUTE },
 } satisfies Record<string, Limit>;
 
 /**
@@ -35,9 +39,34 @@ export async function consumeLimit(
   subject: string,
 ): Promise<void> {
   const now = deps.clock.now();
-  const key = `${limit.name}:${sha256Hex(`${tenantId}\u0000${subject.toLowerCase()}`)}`;
-  const { count, windowStart } = await store.hit(key, limit.windowMs, now);
+  const { count, windowStart } = await store.hit(limitKey(tenantId, limit, subject), limit.windowMs, now);
   if (count > limit.max) {
-    throw new RateLimited(Math.max(1, Math.ceil((windowStart + limit.windowMs - now.getTime()) / 1000)));
+    throw rateLimited(limit, windowStart, now);
   }
+}
+
+/**
+ * Throws RateLimited when `limit` is already used up for `subject`, without counting this attempt:
+ * for limits on failures only (logins), where the failure is counted afterwards by consumeLimit.
+ */
+export async function assertWithinLimit(
+  deps: Pick<CoreDeps, "clock">,
+  store: RateLimitStore,
+  tenantId: string,
+  limit: Limit,
+  subject: string,
+): Promise<void> {
+  const now = deps.clock.now();
+  const { count, windowStart } = await store.peek(limitKey(tenantId, limit, subject), limit.windowMs, now);
+  if (count >= limit.max) {
+    throw rateLimited(limit, windowStart, now);
+  }
+}
+
+function limitKey(tenantId: string, limit: Limit, subject: string): string {
+  return `${limit.name}:${sha256Hex(`${tenantId}\u0000${subject.toLowerCase()}`)}`;
+}
+
+function rateLimited(limit: Limit, windowStart: number, now: Date): RateLimited {
+  return new RateLimited(Math.max(1, Math.ceil((windowStart + limit.windowMs - now.getTime()) / 1000)));
 }

@@ -6,4 +6,6 @@ export interface RateLimitStore {
    * One upsert statement: concurrent hits from several replicas are all counted.
    */
   hit(key: string, windowMs: number, now: Date): Promise<{ count: number; windowStart: number }>;
+  /** The hits counted on `key` in its current window, without counting one (0 when none or stale). */
+  peek(key: string, windowMs: number, now: Date): Promise<{ count: number; windowStart: number }>;
 }

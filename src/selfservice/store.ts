@@ -6,6 +6,11 @@ export interface FlowMessage {
   text: string;
   type: "info" | "error" | "success";
   context?: Record<string, unknown>;
+  /**
+   * The name of the UI node the message belongs to (`email`, `password`); absent for a message of
+   * the whole flow. Stored with the flow's messages so a re-rendered form shows it beside its field.
+   */
+  node?: string;
 }
 
 export type FlowType = "browser" | "api";

@@ -1,6 +1,7 @@
 import type { CoreDeps } from "../deps.js";
 import { type Audit, recordEvent } from "../events/service.js";
-import { consumeLimit, LIMITS } from "../ratelimit/service.js";
+import { ALPHANUMERIC } from "../random.js";
+import { assertWithinLimit, consumeLimit, LIMITS } from "../ratelimit/service.js";
 import { hashPassword, verifyPassword } from "../users/passwords.js";
 import type { User } from "../users/store.js";
 import { LoginFailed } from "../errors.js";
@@ -9,8 +10,8 @@ import type { SessionKind } from "./store.js";
 
 /** A hash of a random password, verified when no user matches so both branches cost one argon2 verify. */
 let decoyHash: Promise<string> | null = null;
-function decoy(): Promise<string> {
-  decoyHash ??= hashPassword(`decoy-${Math.random()}`);
+export function decoy(deps: Pick<CoreDeps, "random">): Promise<string> {
+  decoyHash ??= hashPassword(deps.random.string(32, ALPHANUMERIC));
   return decoyHash;
 }
 
@@ -18,7 +19,7 @@ function decoy(): Promise<string> {
  * The user a login names: exact username, else the one user whose email matches case-insensitively
  * (an address shared by several users names nobody).
  */
-async function findLoginUser(deps: CoreDeps, tenantId: string, identifier: string): Promise<User | null> {
+export async function findLoginUser(deps: CoreDeps, tenantId: string, identifier: string): Promise<User | null> {
   const stores = deps.persistence.stores;
   const byName = await stores.users.findUserByUsername(tenantId, identifier);
   if (byName !== null || !identifier.includes("@")) {
@@ -38,12 +39,19 @@ export async function loginWithPassword(
   input: { identifier: string; password: string; kind: SessionKind },
 ): Promise<{ user: User; issued: IssuedSession }> {
   const stores = deps.persistence.stores;
-  await consumeLimit(deps, stores.rateLimits, audit.tenantId, LIMITS.loginPerIP, audit.clientIP ?? "unknown");
-  await consumeLimit(deps, stores.rateLimits, audit.tenantId, LIMITS.loginPerAccount, input.identifier);
+  const client = audit.clientIP ?? "unknown";
+  await assertWithinLimit(deps, stores.rateLimits, audit.tenantId, LIMITS.loginPerIP, client);
   const user = await findLoginUser(deps, audit.tenantId, input.identifier);
+  // Per account means per user whatever name they typed; an unknown identifier counts as itself.
+  const account = user === null ? `name:${input.identifier}` : `user:${user.id}`;
+  await assertWithinLimit(deps, stores.rateLimits, audit.tenantId, LIMITS.loginPerAccount, account);
   const stored = user === null ? null : await stores.users.passwordHash(audit.tenantId, user.id);
-  const matches = await verifyPassword(stored ?? (await decoy()), input.password);
+  const matches = await verifyPassword(stored ?? (await decoy(deps)), input.password);
   if (user === null || stored === null || !matches || !user.isActive) {
+    // Only failures count against the limits (kratos.md §3.6.5), and each one is on the record.
+    await consumeLimit(deps, stores.rateLimits, audit.tenantId, LIMITS.loginPerIP, client);
+    await consumeLimit(deps, stores.rateLimits, audit.tenantId, LIMITS.loginPerAccount, account);
+    await recordEvent(deps, stores.events, audit, "login_failed", { username: input.identifier, stage: "password" });
     throw new LoginFailed();
   }
   return deps.persistence.transaction(async (tx) => {

@@ -1,7 +1,7 @@
 import { sha256Hex } from "../crypto/secrets.js";
 import type { CoreDeps } from "../deps.js";
 import type { Stores } from "../db/stores.js";
-import { isUniqueViolation } from "../db/errors.js";
+import { isUniqueViolation, violatedConstraint } from "../db/errors.js";
 import { parseDurationString } from "../durations.js";
 import { ObjectNotFound, PermissionDenied, TokenKeyUnavailable, ValidationFailed } from "../errors.js";
 import { type Audit, recordEvent, tokenRef } from "../events/service.js";
@@ -96,7 +96,8 @@ async function validateUnique(
 
 /** Reads a token the caller may see: superusers see all, others only their own (404 otherwise). */
 export async function findVisibleToken(stores: Stores, tenantId: string, caller: Caller, identifier: string): Promise<Token> {
-  const token = await stores.tokens.findToken(tenantId, identifier);
+  // No identifier holds NUL (PostgreSQL text cannot), and asking PostgreSQL for one is an error.
+  const token = identifier.includes("\u0000") ? null : await stores.tokens.findToken(tenantId, identifier);
   if (token === null || (!isSuperuser(caller) && token.userId !== caller.id)) {
     throw new ObjectNotFound("Token");
   }
@@ -109,6 +110,15 @@ async function translateRace<T>(work: () => Promise<T>): Promise<T> {
     return await work();
   } catch (error) {
     if (isUniqueViolation(error)) {
+      // Name the field whose constraint failed: PostgreSQL gives the constraint (token_tenant_managed,
+      // token_tenant_key), SQLite the columns (token.managed, token.key_hash).
+      const constraint = violatedConstraint(error);
+      if (constraint.includes("managed")) {
+        throw ValidationFailed.field("managed", "Token with this Managed by authentik already exists.");
+      }
+      if (constraint.includes("key")) {
+        throw ValidationFailed.field("key", "Token with this key already exists.");
+      }
       throw ValidationFailed.field("identifier", "Token with this identifier already exists.");
     }
     throw error;
@@ -235,15 +245,18 @@ export async function viewTokenKey(deps: CoreDeps, audit: Audit, caller: Caller,
 
 /** Replaces a token's key with one the caller chose (superusers only, checked by the route). */
 export async function setTokenKey(deps: CoreDeps, audit: Audit, caller: Caller, identifier: string, key: string): Promise<void> {
-  await deps.persistence.transaction(async (stores) => {
-    const token = await findVisibleToken(stores, audit.tenantId, caller, identifier);
-    const stored = storedKey(deps, token.intent, key);
-    if (await stores.tokens.isKeyInUse(audit.tenantId, stored.keyHash, token.id)) {
-      throw ValidationFailed.field("key", "Token with this key already exists.");
-    }
-    await stores.tokens.updateToken(audit.tenantId, token.id, stored);
-    await recordEvent(deps, stores.events, audit, "model_updated", { model: tokenRef(token) });
-  });
+  // Two tokens given one key at once both pass isKeyInUse; the unique key index refuses the second.
+  await translateRace(() =>
+    deps.persistence.transaction(async (stores) => {
+      const token = await findVisibleToken(stores, audit.tenantId, caller, identifier);
+      const stored = storedKey(deps, token.intent, key);
+      if (await stores.tokens.isKeyInUse(audit.tenantId, stored.keyHash, token.id)) {
+        throw ValidationFailed.field("key", "Token with this key already exists.");
+      }
+      await stores.tokens.updateToken(audit.tenantId, token.id, stored);
+      await recordEvent(deps, stores.events, audit, "model_updated", { model: tokenRef(token) });
+    }),
+  );
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { Kysely, Selectable } from "kysely";
+import { type Kysely, PostgresAdapter, type Selectable, sql } from "kysely";
 import { isUniqueViolation } from "../db/errors.js";
 import { applyListQuery, applySearch, type ListQuery, type Page } from "../db/listing.js";
 import type { Database, UserTable } from "../db/schema.js";
@@ -41,7 +41,28 @@ export function toUser(row: UserRow, groups: GroupSummary[]): User {
     path: row.path,
     type: row.type as UserType,
     groups,
+    stateChangedAt: row.state_changed_at === null ? null : new Date(Number(row.state_changed_at)),
+    emailVerifiedAt: row.email_verified_at === null ? null : new Date(Number(row.email_verified_at)),
+    metadataPublic: parseMetadata(row.metadata_public),
+    metadataAdmin: parseMetadata(row.metadata_admin),
   };
+}
+
+/** Kratos metadata is any JSON; SQL NULL (and JSON null) mean unset. */
+function parseMetadata(text: string | null): unknown {
+  return text === null ? null : (JSON.parse(text) as unknown);
+}
+
+function metadataText(value: unknown): string | null {
+  return value === null || value === undefined ? null : JSON.stringify(value);
+}
+
+/**
+ * User ids are PostgreSQL `serial` (int4): a number outside it (a client may send 2^31 or 1e300)
+ * names no row, and putting it in a query would be an error there rather than "not found".
+ */
+function isStorableId(id: number): boolean {
+  return Number.isSafeInteger(id) && id >= -2_147_483_648 && id <= 2_147_483_647;
 }
 
 /** Groups of many users in one query, keyed by user id (no N+1 on lists). */
@@ -123,6 +144,9 @@ export function sqlUserStore(db: Kysely<Database>): UserStore {
   }
 
   async function one(tenantId: string, column: "id" | "username", value: number | string): Promise<User | null> {
+    if (column === "id" && !isStorableId(value as number)) {
+      return null;
+    }
     const row = await db
       .selectFrom("user")
       .selectAll()
@@ -162,8 +186,55 @@ export function sqlUserStore(db: Kysely<Database>): UserStore {
         .execute();
       return withGroups(db, rows);
     },
-    async findUsers(tenantId, ids) {
+    async findUserByUUID(tenantId, uuid) {
+      const row = await db.selectFrom("user").selectAll().where("tenant_id", "=", tenantId).where("uuid", "=", uuid).executeTakeFirst();
+      return row === undefined ? null : ((await withGroups(db, [row]))[0] ?? null);
+    },
+    async findUsersByIdentifier(tenantId, identifier) {
+      const lower = identifier.toLowerCase();
+      const rows = await db
+        .selectFrom("user")
+        .selectAll()
+        .where("tenant_id", "=", tenantId)
+        .where((eb) => eb.or([eb(eb.fn("lower", ["username"]), "=", lower), eb(eb.fn("lower", ["email"]), "=", lower)]))
+        .orderBy("id")
+        .limit(10)
+        .execute();
+      return withGroups(db, rows);
+    },
+    async listUsersByUUID(tenantId, options) {
+      if (options.uuids !== undefined && options.uuids.length === 0) {
+        return [];
+      }
+      let q = db.selectFrom("user").selectAll().where("tenant_id", "=", tenantId).where("uuid", ">", options.after);
+      if (options.uuids !== undefined) {
+        q = q.where("uuid", "in", options.uuids);
+      }
+      const rows = await q.orderBy("uuid").limit(options.limit).execute();
+      return withGroups(db, rows);
+    },
+    async lockIdentifier(tenantId, identifier) {
+      if (db.getExecutor().adapter instanceof PostgresAdapter) {
+        const key = `user-identifier:${tenantId}:${identifier.toLowerCase()}`;
+        await sql`select pg_advisory_xact_lock(hashtextextended(${key}, 0))`.execute(db);
+      }
+    },
+    async passwordDates(tenantId, ids) {
       const unique = [...new Set(ids)];
+      if (unique.length === 0) {
+        return new Map();
+      }
+      const rows = await db
+        .selectFrom("user")
+        .select(["id", "password_change_date"])
+        .where("tenant_id", "=", tenantId)
+        .where("id", "in", unique)
+        .where("password_hash", "is not", null)
+        .execute();
+      return new Map(rows.map((row) => [row.id, new Date(row.password_change_date)]));
+    },
+    async findUsers(tenantId, ids) {
+      const unique = [...new Set(ids.filter(isStorableId))];
       if (unique.length === 0) {
         return new Map();
       }
@@ -203,6 +274,8 @@ export function sqlUserStore(db: Kysely<Database>): UserStore {
             attributes: JSON.stringify(user.attributes),
             path: user.path,
             type: user.type,
+            metadata_public: metadataText(user.metadataPublic),
+            metadata_admin: metadataText(user.metadataAdmin),
           })
           .returning("id")
           .executeTakeFirstOrThrow();
@@ -226,6 +299,10 @@ export function sqlUserStore(db: Kysely<Database>): UserStore {
       if (changes.attributes !== undefined) set.attributes = JSON.stringify(changes.attributes);
       if (changes.path !== undefined) set.path = changes.path;
       if (changes.type !== undefined) set.type = changes.type;
+      if (changes.stateChangedAt !== undefined) set.state_changed_at = changes.stateChangedAt?.getTime() ?? null;
+      if (changes.emailVerifiedAt !== undefined) set.email_verified_at = changes.emailVerifiedAt?.getTime() ?? null;
+      if (changes.metadataPublic !== undefined) set.metadata_public = metadataText(changes.metadataPublic);
+      if (changes.metadataAdmin !== undefined) set.metadata_admin = metadataText(changes.metadataAdmin);
       try {
         const result = await db.updateTable("user").set(set).where("tenant_id", "=", tenantId).where("id", "=", id).executeTakeFirst();
         if (Number(result.numUpdatedRows) === 0) {
@@ -436,8 +513,9 @@ export function sqlGroupStore(db: Kysely<Database>): GroupStore {
       await db.deleteFrom("group_member").where("group_id", "=", groupId).where("user_id", "=", userId).execute();
     },
     async existingUserIds(tenantId, ids) {
-      if (ids.length === 0) return [];
-      const rows = await db.selectFrom("user").select("id").where("tenant_id", "=", tenantId).where("id", "in", ids).execute();
+      const storable = ids.filter(isStorableId);
+      if (storable.length === 0) return [];
+      const rows = await db.selectFrom("user").select("id").where("tenant_id", "=", tenantId).where("id", "in", storable).execute();
       return rows.map((row) => row.id);
     },
     async existingGroups(tenantId, uuids) {

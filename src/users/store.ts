@@ -29,6 +29,13 @@ export interface User {
   type: UserType;
   /** The user's groups, ordered by name. */
   groups: GroupSummary[];
+  /** Kratos identity fields (kratos.md §3.1.1). When `state` last changed; null: never (use `dateJoined`). */
+  stateChangedAt: Date | null;
+  /** When the email was verified; null when unverified or unknown. */
+  emailVerifiedAt: Date | null;
+  /** Kratos' `metadata_public` / `metadata_admin`: any JSON, stored verbatim; null when unset. */
+  metadataPublic: unknown;
+  metadataAdmin: unknown;
 }
 
 /** A user is a superuser when any of their groups is (authentik-v3.md §2.3). */
@@ -47,9 +54,20 @@ export interface NewUser {
   path: string;
   type: UserType;
   groupIds: number[];
+  /** Kratos identity metadata (any JSON); absent or null: unset. */
+  metadataPublic?: unknown;
+  metadataAdmin?: unknown;
 }
 
-export type UserChanges = Partial<Omit<NewUser, "uuid">> & { emailVerified?: boolean };
+/**
+ * Changes to a user; undefined leaves a field alone. The Kratos-only fields take `null` to clear
+ * them (metadata `null` means unset).
+ */
+export type UserChanges = Partial<Omit<NewUser, "uuid">> & {
+  emailVerified?: boolean;
+  stateChangedAt?: Date | null;
+  emailVerifiedAt?: Date | null;
+};
 
 export type UserField = "username" | "name" | "email" | "is_active" | "date_joined" | "last_login" | "pk" | "path" | "type";
 
@@ -69,6 +87,23 @@ export interface UserStore {
   findUserByUsername(tenantId: string, username: string): Promise<User | null>;
   /** Users of the tenant whose email equals `email` ignoring case (at most a few; emails are not unique). */
   findUsersByEmail(tenantId: string, email: string): Promise<User[]>;
+  /** The user of the tenant with this uuid (a Kratos identity id); null when none. */
+  findUserByUUID(tenantId: string, uuid: string): Promise<User | null>;
+  /** Users of the tenant whose username or email equals `identifier` ignoring case, by id. */
+  findUsersByIdentifier(tenantId: string, identifier: string): Promise<User[]>;
+  /**
+   * Users of the tenant ordered by uuid: those with a uuid after `after`, at most `limit` (keyset
+   * pages of the Kratos identity list); with `uuids`, only those among them.
+   */
+  listUsersByUUID(tenantId: string, options: { after: string; limit: number; uuids?: string[] }): Promise<User[]>;
+  /**
+   * Inside a transaction, waits for and holds until its end a lock on `identifier` (ignoring case)
+   * in the tenant, so "is this email taken?" and the write that follows are not raced by another
+   * writer of the same value. A PostgreSQL advisory lock; SQLite serialises writers anyway.
+   */
+  lockIdentifier(tenantId: string, identifier: string): Promise<void>;
+  /** Which of `ids` (users of the tenant) have a usable password, with its last change. */
+  passwordDates(tenantId: string, ids: number[]): Promise<Map<number, Date>>;
   /** The users of the tenant among `ids`, keyed by id, in two queries whatever their number. */
   findUsers(tenantId: string, ids: number[]): Promise<Map<number, User>>;
   listUsers(tenantId: string, filters: UserFilters, query: ListQuery<UserField>): Promise<Page<User>>;

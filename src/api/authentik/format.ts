@@ -24,6 +24,10 @@ export function parseDateTime(text: string): Date | null {
   if (Number.isNaN(parsed.getTime()) || Number(month) > 12 || Number(day) > 31 || Number(hour) > 23) {
     return null;
   }
+  // Date rolls 30 February over into March; Python's datetime refuses a day its month lacks.
+  if (new Date(Date.UTC(Number(year), Number(month) - 1, Number(day))).getUTCMonth() !== Number(month) - 1) {
+    return null;
+  }
   return parsed;
 }
 

@@ -1,6 +1,7 @@
 import { type TSchema, Type } from "@sinclair/typebox";
 import type { ListQuery, Page } from "../../db/listing.js";
-import { InvalidPage } from "../../errors.js";
+import { InvalidPage, ValidationFailed } from "../../errors.js";
+import { parseDateTime } from "./format.js";
 
 export const Pagination = Type.Object({
   next: Type.Number(),
@@ -30,10 +31,22 @@ export const ListParams = {
 
 export type RawQuery = Record<string, string | string[] | undefined>;
 
+/**
+ * Query values reach SQL only through `first` and `all`, which refuse NUL as Django's form fields do
+ * (ProhibitNullCharactersValidator): PostgreSQL text cannot hold it, so asking would be a 500.
+ */
+function withoutNull(name: string, value: string): string {
+  if (value.includes("\u0000")) {
+    throw ValidationFailed.field(name, "Null characters are not allowed.");
+  }
+  return value;
+}
+
 /** The first value of a query parameter (repeats beyond the first are ignored, as Django's QueryDict.get). */
 export function first(query: RawQuery, name: string): string | undefined {
   const value = query[name];
-  return Array.isArray(value) ? value[0] : value;
+  const text = Array.isArray(value) ? value[0] : value;
+  return text === undefined ? undefined : withoutNull(name, text);
 }
 
 /** Every value of a repeatable query parameter. */
@@ -42,7 +55,20 @@ export function all(query: RawQuery, name: string): string[] | undefined {
   if (value === undefined) {
     return undefined;
   }
-  return Array.isArray(value) ? value : [value];
+  return (Array.isArray(value) ? value : [value]).map((text) => withoutNull(name, text));
+}
+
+/** A date-time filter; malformed text is a field error, as django-filter's DateTimeFilter says it. */
+export function dateTimeParam(query: RawQuery, name: string): Date | undefined {
+  const text = first(query, name);
+  if (text === undefined) {
+    return undefined;
+  }
+  const parsed = parseDateTime(text);
+  if (parsed === null) {
+    throw ValidationFailed.field(name, "Enter a valid date/time.");
+  }
+  return parsed;
 }
 
 export function booleanParam(query: RawQuery, name: string): boolean | undefined {
@@ -77,6 +103,11 @@ export function readPageRequest<Field extends string>(
     throw new InvalidPage();
   }
   const pageSize = Math.min(positiveInteger(first(query, "page_size")) ?? 20, 100);
+  const offset = (page - 1) * pageSize;
+  // A page so far out that its offset leaves the safe integers (and SQL's bigint) cannot exist.
+  if (!Number.isSafeInteger(offset)) {
+    throw new InvalidPage();
+  }
   const orderingText = first(query, "ordering");
   const names = orderingText === undefined || orderingText.trim() === "" ? defaults : orderingText.split(",");
   const ordering: ListQuery<Field>["ordering"] = [];
@@ -89,7 +120,7 @@ export function readPageRequest<Field extends string>(
     }
   }
   const search = (first(query, "search") ?? "").split(" ").filter((term) => term !== "");
-  return { list: { search, ordering, offset: (page - 1) * pageSize, limit: pageSize }, page, pageSize };
+  return { list: { search, ordering, offset, limit: pageSize }, page, pageSize };
 }
 
 /** Wraps a page of results; a page past the end is `Invalid page.` (except page 1 of nothing). */

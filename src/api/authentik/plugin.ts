@@ -1,11 +1,13 @@
 import type { FastifyPluginAsync, FastifyRequest, RouteOptions } from "fastify";
 import secureJSON from "secure-json-parse";
-import { MalformedJSON, MethodNotAllowed, RouteNotFound } from "../../errors.js";
+import { MalformedJSON, MethodNotAllowed, RouteNotFound, UnsupportedMediaType } from "../../errors.js";
 import type { ApiDeps, TypedApp } from "./deps.js";
+import { authenticatorRoutes } from "./authenticators.js";
 import { authentikErrorHandler } from "./errors.js";
 import { eventRoutes } from "./events.js";
 import { groupRoutes } from "./groups.js";
 import { recoveryEmailRoutes, recoveryRoutes } from "./recovery.js";
+import { emailStageRoutes } from "./stages.js";
 import { tenantRoutes } from "./tenants.js";
 import { tokenRoutes } from "./tokens.js";
 import { userRoutes } from "./users.js";
@@ -31,10 +33,12 @@ export function authentikAPI(deps: ApiDeps): FastifyPluginAsync {
       }
     });
 
-    // JSON only (any other media type is a 415); an empty body is "no data" as in DRF; parse errors
-    // carry the parser's message; `__proto__` and `constructor.prototype` keys are refused outright.
+    // JSON only; an empty body is "no data" as in DRF; `__proto__` and `constructor.prototype` keys
+    // are refused outright. A body that does not parse, or of another media type, is not an error
+    // yet: DRF parses lazily, so authentication, permission and lookup answer first. The error waits
+    // in `request.bodyError` until assertValidBody (steps.ts) reaches it.
     app.removeAllContentTypeParsers();
-    app.addContentTypeParser("application/json", { parseAs: "string" }, (_request, body, done) => {
+    app.addContentTypeParser("application/json", { parseAs: "string" }, (request, body, done) => {
       if (body === "") {
         done(null, undefined);
         return;
@@ -42,14 +46,21 @@ export function authentikAPI(deps: ApiDeps): FastifyPluginAsync {
       try {
         done(null, secureJSON.parse(body as string, undefined, { protoAction: "error", constructorAction: "error" }));
       } catch (error) {
-        done(new MalformedJSON((error as Error).message), undefined);
+        request.bodyError = new MalformedJSON((error as Error).message);
+        done(null, undefined);
       }
+    });
+    app.addContentTypeParser("*", { parseAs: "string" }, (request, body, done) => {
+      if (body !== "") {
+        request.bodyError = new UnsupportedMediaType(request.headers["content-type"] ?? "");
+      }
+      done(null, undefined);
     });
 
     // No body at all is DRF's empty QueryDict: validated as `{}`; routes that care (the legacy
     // recovery_email form) read `request.bodyAbsent`.
     app.addHook("preValidation", async function emptyBodyIsEmptyObject(request) {
-      request.bodyAbsent = request.body === undefined;
+      request.bodyAbsent = request.body === undefined && request.bodyError === null;
       if (request.bodyAbsent) {
         request.body = {};
       }
@@ -73,5 +84,7 @@ export function authentikAPI(deps: ApiDeps): FastifyPluginAsync {
     eventRoutes(api, deps);
     recoveryRoutes(api, deps);
     recoveryEmailRoutes(api, deps);
+    emailStageRoutes(api, deps);
+    authenticatorRoutes(api, deps);
   };
 }

@@ -1,7 +1,6 @@
 import { Type } from "@sinclair/typebox";
 import { ValidationFailed } from "../../errors.js";
 import { auditOf } from "../../http/context.js";
-import { mailDeps } from "../../mail/persistence.js";
 import {
   createEmailStage,
   deleteEmailStage,
@@ -13,7 +12,15 @@ import {
 import type { EmailStage, EmailStageField } from "../../mail/stages/store.js";
 import { authenticateBearer, requireSuperuser } from "./auth.js";
 import type { ApiDeps, TypedApp } from "./deps.js";
-import { booleanParam, first, ListParams, PaginatedList, paginated, type RawQuery, readPageRequest } from "./pagination.js";
+import {
+  booleanParam,
+  first,
+  ListParams,
+  PaginatedList,
+  paginated,
+  type RawQuery,
+  readPageRequest,
+} from "./pagination.js";
 import { ErrorResponses, requestBody, Uuid } from "./schemas.js";
 import { assertValidBody, uuidId } from "./steps.js";
 
@@ -37,7 +44,9 @@ const EmailStageFields = {
   activate_user_on_success: Type.Boolean(),
 };
 const EmailStageRequest = requestBody(EmailStageFields, ["name"], "EmailStageRequest");
-const PatchedEmailStageRequest = Type.Partial(Type.Object(EmailStageFields), { title: "PatchedEmailStageRequest" });
+const PatchedEmailStageRequest = Type.Partial(Type.Object(EmailStageFields), {
+  title: "PatchedEmailStageRequest",
+});
 const StageParams = Type.Object({ stage_uuid: Type.String() });
 
 /** authentik's EmailStage response, in its serializer's key order; no `password`, ever. */
@@ -124,7 +133,8 @@ function stageInput(body: EmailStageBody): Partial<EmailStageInput> {
   if (body.token_expiry !== undefined) input.tokenExpiry = body.token_expiry;
   if (body.subject !== undefined) input.subject = body.subject;
   if (body.template !== undefined) input.template = body.template;
-  if (body.activate_user_on_success !== undefined) input.activateUserOnSuccess = body.activate_user_on_success;
+  if (body.activate_user_on_success !== undefined)
+    input.activateUserOnSuccess = body.activate_user_on_success;
   return input;
 }
 
@@ -144,7 +154,15 @@ const ORDERING: Record<string, EmailStageField> = {
   activate_user_on_success: "activate_user_on_success",
 };
 
-const STRING_FILTERS = ["name", "host", "username", "from_address", "subject", "template", "token_expiry"] as const;
+const STRING_FILTERS = [
+  "name",
+  "host",
+  "username",
+  "from_address",
+  "subject",
+  "template",
+  "token_expiry",
+] as const;
 const BOOLEAN_FILTERS = ["use_global_settings", "use_tls", "use_ssl", "activate_user_on_success"] as const;
 
 /** django-filter's NumberFilter: an integer, else 400 `Enter a number.` */
@@ -156,7 +174,12 @@ function integerFilter(query: RawQuery, name: string): number | undefined {
   if (!/^-?\d+$/.test(value.trim())) {
     throw ValidationFailed.field(name, "Enter a number.");
   }
-  return Number(value);
+  const number = Number(value);
+  // The columns are 32-bit integers: PostgreSQL refuses to compare them with anything larger.
+  if (number > 2_147_483_647 || number < -2_147_483_648) {
+    throw ValidationFailed.field(name, "Ensure this value is less than or equal to 2147483647.");
+  }
+  return number;
 }
 
 function listFilters(query: RawQuery) {
@@ -186,31 +209,48 @@ const StageListParams = Type.Object({
 });
 
 /** `/stages/email/` (authentik-v3.md §3.6): superusers only, lookup `stage_uuid`. */
-export function emailStageRoutes(app: TypedApp, core: ApiDeps): void {
-  const deps = mailDeps(core);
-  const superuserOnly = [authenticateBearer(core), requireSuperuser];
+export function emailStageRoutes(app: TypedApp, deps: ApiDeps): void {
+  const superuserOnly = [authenticateBearer(deps), requireSuperuser];
   const stores = deps.persistence.stores;
 
   app.get(
     "/stages/email/",
     {
-      schema: { tags: ["stages"], querystring: StageListParams, response: { 200: PaginatedList(EmailStageSchema, "EmailStage"), ...ErrorResponses } },
+      schema: {
+        tags: ["stages"],
+        querystring: StageListParams,
+        response: { 200: PaginatedList(EmailStageSchema, "EmailStage"), ...ErrorResponses },
+      },
       preHandler: superuserOnly,
     },
     async (request) => {
       const query = request.query as RawQuery;
       const page = readPageRequest(query, ORDERING, ["name"]);
-      const result = await stores.emailStages.listEmailStages(request.tenant.id, listFilters(query), page.list);
+      const result = await stores.emailStages.listEmailStages(
+        request.tenant.id,
+        listFilters(query),
+        page.list,
+      );
       return paginated(page, result, serializeEmailStage);
     },
   );
 
   app.post(
     "/stages/email/",
-    { schema: { tags: ["stages"], body: EmailStageRequest, response: { 201: EmailStageSchema, ...ErrorResponses } }, preHandler: superuserOnly },
+    {
+      schema: {
+        tags: ["stages"],
+        body: EmailStageRequest,
+        response: { 201: EmailStageSchema, ...ErrorResponses },
+      },
+      preHandler: superuserOnly,
+    },
     async (request, reply) => {
       assertValidBody(request);
-      const input = { ...EMAIL_STAGE_DEFAULTS, ...stageInput(request.body as EmailStageBody) } as EmailStageInput;
+      const input = {
+        ...EMAIL_STAGE_DEFAULTS,
+        ...stageInput(request.body as EmailStageBody),
+      } as EmailStageInput;
       const stage = await createEmailStage(deps, auditOf(request, "rekey.api"), input);
       return reply.code(201).send(serializeEmailStage(stage));
     },
@@ -218,7 +258,14 @@ export function emailStageRoutes(app: TypedApp, core: ApiDeps): void {
 
   app.get(
     "/stages/email/:stage_uuid/",
-    { schema: { tags: ["stages"], params: StageParams, response: { 200: EmailStageSchema, ...ErrorResponses } }, preHandler: superuserOnly },
+    {
+      schema: {
+        tags: ["stages"],
+        params: StageParams,
+        response: { 200: EmailStageSchema, ...ErrorResponses },
+      },
+      preHandler: superuserOnly,
+    },
     async (request) => {
       const stage = await findEmailStageOrThrow(stores, request.tenant.id, uuidId(request.params.stage_uuid));
       return serializeEmailStage(stage);
@@ -241,7 +288,12 @@ export function emailStageRoutes(app: TypedApp, core: ApiDeps): void {
         const id = uuidId(request.params.stage_uuid);
         await findEmailStageOrThrow(stores, request.tenant.id, id);
         assertValidBody(request);
-        const stage = await updateEmailStage(deps, auditOf(request, "rekey.api"), id, stageInput(request.body as EmailStageBody));
+        const stage = await updateEmailStage(
+          deps,
+          auditOf(request, "rekey.api"),
+          id,
+          stageInput(request.body as EmailStageBody),
+        );
         return serializeEmailStage(stage);
       },
     );
@@ -249,7 +301,10 @@ export function emailStageRoutes(app: TypedApp, core: ApiDeps): void {
 
   app.delete(
     "/stages/email/:stage_uuid/",
-    { schema: { tags: ["stages"], params: StageParams, response: { 204: Type.Null(), ...ErrorResponses } }, preHandler: superuserOnly },
+    {
+      schema: { tags: ["stages"], params: StageParams, response: { 204: Type.Null(), ...ErrorResponses } },
+      preHandler: superuserOnly,
+    },
     async (request, reply) => {
       await deleteEmailStage(deps, auditOf(request, "rekey.api"), uuidId(request.params.stage_uuid));
       return reply.code(204).send(null);

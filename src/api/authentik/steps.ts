@@ -1,5 +1,5 @@
 import type { FastifyRequest } from "fastify";
-import { MalformedId } from "../../errors.js";
+import { MalformedId, ValidationFailed } from "../../errors.js";
 import { bodyValidationError } from "./errors.js";
 
 /**
@@ -8,15 +8,44 @@ import { bodyValidationError } from "./errors.js";
  * (authentik-v3.md §2.3: authentication → permission → lookup → body validation).
  */
 export function assertValidBody(request: FastifyRequest): void {
+  if (request.bodyError !== null) {
+    throw request.bodyError; // a body that did not parse, or was not JSON (plugin.ts)
+  }
   const error = request.validationError as (Error & { validation?: unknown[]; validationContext?: string }) | undefined;
   if (error !== undefined && error.validationContext === "body") {
     throw bodyValidationError((error.validation ?? []) as Parameters<typeof bodyValidationError>[0], request.body);
   }
+  rejectNullCharacters(request);
 }
+
+/**
+ * DRF's CharField refuses NUL ("Null characters are not allowed.", ProhibitNullCharactersValidator),
+ * and PostgreSQL text cannot hold it: without this a NUL in a name would be a 500 there. Only the
+ * fields the route declares are checked; unknown fields are ignored, as everywhere.
+ */
+function rejectNullCharacters(request: FastifyRequest): void {
+  const schema = request.routeOptions.schema?.body as { properties?: Record<string, unknown> } | undefined;
+  const declared = schema?.properties ?? {};
+  const body = request.body as Record<string, unknown> | undefined;
+  const fields: Record<string, string[]> = {};
+  for (const field of Object.keys(declared)) {
+    const value = body?.[field];
+    const texts = Array.isArray(value) ? value : [value];
+    if (texts.some((text) => typeof text === "string" && text.includes("\u0000"))) {
+      fields[field] = ["Null characters are not allowed."];
+    }
+  }
+  if (Object.keys(fields).length > 0) {
+    throw new ValidationFailed(fields);
+  }
+}
+
+/** Integer primary keys are PostgreSQL `serial` (int4); asking for a larger one is an error there. */
+const MAX_INTEGER_ID = 2_147_483_647;
 
 /** An integer primary key from the path; anything else cannot name an object (404 `Not found.`). */
 export function integerId(text: string): number {
-  if (!/^\d{1,15}$/.test(text)) {
+  if (!/^\d{1,10}$/.test(text) || Number(text) > MAX_INTEGER_ID) {
     throw new MalformedId();
   }
   return Number(text);

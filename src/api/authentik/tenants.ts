@@ -21,7 +21,9 @@ import { serializeDomain, serializeTenant } from "./serialize.js";
 import { assertValidBody, integerId, uuidId } from "./steps.js";
 
 const TenantFields = {
-  schema_name: Type.String({ minLength: 1, maxLength: 63 }),
+  // No maxLength here: a name longer than 63 must get upstream's schema-name message (checked by the
+  // service's pattern, which also caps the length), not DRF's generic "no more than 63 characters".
+  schema_name: Type.String({ minLength: 1, description: "At most 63 characters: ^t_[a-z0-9]{1,61}$" }),
   name: Type.String({ minLength: 1 }),
   ready: Type.Boolean(),
 };
@@ -56,6 +58,15 @@ export function tenantsAPIGate(deps: ApiDeps) {
 
 export function tenantRoutes(app: TypedApp, deps: ApiDeps): void {
   const gate = [tenantsAPIGate(deps)];
+
+  // Disabled means absent (§3.4.1): a wrong method or an unknown path under /tenants/ must not answer
+  // 405 or a JSON 404 and so reveal the routes; this runs before routing tells those apart.
+  const tenantsPrefix = `${app.prefix}/tenants/`;
+  app.addHook("onRequest", async function hideDisabledTenantsAPI(request): Promise<void> {
+    if (deps.config.tenantsAPIKey === null && request.url.startsWith(tenantsPrefix)) {
+      throw new SilentNotFound("tenants API disabled");
+    }
+  });
   const invalidate = async (): Promise<void> => deps.tenantResolver.invalidate();
 
   app.get(

@@ -16,7 +16,7 @@ import { isSuperuser } from "../../users/store.js";
 import { authenticateBearer } from "./auth.js";
 import type { ApiDeps, TypedApp } from "./deps.js";
 import { parseDateTime } from "./format.js";
-import { booleanParam, first, ListParams, PaginatedList, paginated, type RawQuery, readPageRequest } from "./pagination.js";
+import { booleanParam, dateTimeParam, first, ListParams, PaginatedList, paginated, type RawQuery, readPageRequest } from "./pagination.js";
 import { DateTime, ErrorResponses, Nullable, requestBody, Token as TokenSchema, TokenIntent } from "./schemas.js";
 import { serializeToken } from "./serialize.js";
 import { assertValidBody } from "./steps.js";
@@ -97,7 +97,6 @@ export function tokenRoutes(app: TypedApp, deps: ApiDeps): void {
       const caller = authenticatedUser(request);
       const query = request.query as RawQuery;
       const page = readPageRequest(query, ORDERING, ["identifier", "expires"]);
-      const expiresText = first(query, "expires");
       const result = await deps.persistence.stores.tokens.listTokens(
         request.tenant.id,
         {
@@ -105,7 +104,7 @@ export function tokenRoutes(app: TypedApp, deps: ApiDeps): void {
           intent: first(query, "intent"),
           username: first(query, "user__username"),
           description: first(query, "description"),
-          expires: expiresText === undefined ? undefined : (parseDateTime(expiresText) ?? new Date(Number.NaN)),
+          expires: dateTimeParam(query, "expires"),
           expiring: booleanParam(query, "expiring"),
           managed: first(query, "managed"),
           userId: isSuperuser(caller) ? undefined : caller.id,

@@ -131,6 +131,8 @@ export function kratosErrorHandler(error: FastifyError, request: FastifyRequest,
   return reply
     .code(kratos.status)
     .headers({ ...kratos.headers, "ory-error-id": kratos.body.id ?? "" })
-    .type("application/json")
-    .send(errorGenericBody(kratos, typeof requestId === "string" ? requestId : undefined));
+    // Sent as bytes: Fastify appends `; charset=utf-8` to any JSON type of a string or object
+    // body, and herodot's errors say `application/json` alone (kratos.md §2.4).
+    .header("content-type", "application/json")
+    .send(Buffer.from(JSON.stringify(errorGenericBody(kratos, typeof requestId === "string" ? requestId : undefined)), "utf8"));
 }

@@ -4,11 +4,12 @@ import { ObjectNotFound, ValidationFailed } from "../../errors.js";
 import { type Audit, recordEvent } from "../../events/service.js";
 import type { ModelRef } from "../../events/store.js";
 import { isValidEmail } from "../../users/service.js";
-import type { MailDeps, MailStores } from "../persistence.js";
+import type { CoreDeps } from "../../deps.js";
+import type { Stores } from "../../db/stores.js";
 import { isStageTemplate } from "../templates/index.js";
 import type { EmailStage, EmailStageChanges } from "./store.js";
 
-type StageDeps = Pick<MailDeps, "persistence" | "clock" | "random" | "smtpPasswords">;
+type StageDeps = Pick<CoreDeps, "persistence" | "clock" | "random" | "smtpPasswords">;
 
 /** An email stage as an API client writes it; `password` is write-only and optional. */
 export interface EmailStageInput {
@@ -49,10 +50,19 @@ const NAME_TAKEN = "Stage with this name already exists.";
 
 /** How audit events name a stage: authentik's app and model, the uuid as hex without hyphens. */
 export function emailStageRef(stage: Pick<EmailStage, "id" | "name">): ModelRef {
-  return { app: "authentik_stages_email", model_name: "emailstage", pk: stage.id.replaceAll("-", ""), name: stage.name };
+  return {
+    app: "authentik_stages_email",
+    model_name: "emailstage",
+    pk: stage.id.replaceAll("-", ""),
+    name: stage.name,
+  };
 }
 
-export async function findEmailStageOrThrow(stores: Pick<MailStores, "emailStages">, tenantId: string, id: string): Promise<EmailStage> {
+export async function findEmailStageOrThrow(
+  stores: Pick<Stores, "emailStages">,
+  tenantId: string,
+  id: string,
+): Promise<EmailStage> {
   const stage = await stores.emailStages.findEmailStage(tenantId, id);
   if (stage === null) {
     throw new ObjectNotFound("EmailStage");
@@ -65,14 +75,17 @@ export async function findEmailStageOrThrow(stores: Pick<MailStores, "emailStage
  * `merged` is the stage as it would be after the change, so a PATCH cannot pair TLS with SSL either.
  */
 async function validateStage(
-  stores: MailStores,
+  stores: Stores,
   tenantId: string,
   given: Partial<EmailStageInput>,
   merged: Pick<EmailStageInput, "useTLS" | "useSSL">,
   currentId: string | null,
 ): Promise<void> {
   const errors: Record<string, string[]> = {};
-  if (given.name !== undefined && (await stores.emailStages.isEmailStageNameTaken(tenantId, given.name, currentId))) {
+  if (
+    given.name !== undefined &&
+    (await stores.emailStages.isEmailStageNameTaken(tenantId, given.name, currentId))
+  ) {
     errors["name"] = [NAME_TAKEN];
   }
   if (given.fromAddress !== undefined && !isValidEmail(given.fromAddress)) {
@@ -93,7 +106,10 @@ async function validateStage(
 }
 
 /** The stored form of a given password: sealed, or cleared for "". undefined when none was given. */
-function passwordChanges(deps: Pick<StageDeps, "smtpPasswords">, password: string | undefined): EmailStageChanges {
+function passwordChanges(
+  deps: Pick<StageDeps, "smtpPasswords">,
+  password: string | undefined,
+): EmailStageChanges {
   if (password === undefined) {
     return {};
   }
@@ -107,7 +123,9 @@ function passwordChanges(deps: Pick<StageDeps, "smtpPasswords">, password: strin
 /** Only the fields the client sent, in domain terms, without the password. */
 function fieldChanges(input: Partial<EmailStageInput>): EmailStageChanges {
   const { password: _password, template, ...rest } = input;
-  const changes: EmailStageChanges = Object.fromEntries(Object.entries(rest).filter(([, value]) => value !== undefined));
+  const changes: EmailStageChanges = Object.fromEntries(
+    Object.entries(rest).filter(([, value]) => value !== undefined),
+  );
   if (template !== undefined && isStageTemplate(template)) {
     changes.template = template;
   }
@@ -126,7 +144,11 @@ async function translateNameRace<T>(work: () => Promise<T>): Promise<T> {
   }
 }
 
-export async function createEmailStage(deps: StageDeps, audit: Audit, input: EmailStageInput): Promise<EmailStage> {
+export async function createEmailStage(
+  deps: StageDeps,
+  audit: Audit,
+  input: EmailStageInput,
+): Promise<EmailStage> {
   return translateNameRace(() =>
     deps.persistence.transaction(async (stores) => {
       const merged = { ...EMAIL_STAGE_DEFAULTS, ...fieldChanges(input), name: input.name };

@@ -45,7 +45,12 @@ async function rejectsAsUniqueViolation(work: Promise<unknown>): Promise<void> {
 export function testEmailStageStore(open: OpenEmailStages): void {
   test("a created stage is found with every field as written", async (t) => {
     const { emailStages, tenantA } = await open(t);
-    const stage = anEmailStage(tenantA, { useSSL: true, useTLS: false, activateUserOnSuccess: true, template: "email/setup.html" });
+    const stage = anEmailStage(tenantA, {
+      useSSL: true,
+      useTLS: false,
+      activateUserOnSuccess: true,
+      template: "email/setup.html",
+    });
     await emailStages.createEmailStage(stage, NOW);
     assert.deepEqual(await emailStages.findEmailStage(tenantA, stage.id), stage);
   });
@@ -78,9 +83,21 @@ export function testEmailStageStore(open: OpenEmailStages): void {
     const other = anEmailStage(tenantA, { name: "other" });
     await emailStages.createEmailStage(stage, NOW);
     await emailStages.createEmailStage(other, NOW);
-    await emailStages.updateEmailStage(tenantA, stage.id, { subject: "New subject", port: 2525, useTLS: false });
-    assert.deepEqual(await emailStages.findEmailStage(tenantA, stage.id), { ...stage, subject: "New subject", port: 2525, useTLS: false });
-    await emailStages.updateEmailStage(tenantA, stage.id, { passwordSealed: null, passwordSecretIndex: null });
+    await emailStages.updateEmailStage(tenantA, stage.id, {
+      subject: "New subject",
+      port: 2525,
+      useTLS: false,
+    });
+    assert.deepEqual(await emailStages.findEmailStage(tenantA, stage.id), {
+      ...stage,
+      subject: "New subject",
+      port: 2525,
+      useTLS: false,
+    });
+    await emailStages.updateEmailStage(tenantA, stage.id, {
+      passwordSealed: null,
+      passwordSecretIndex: null,
+    });
     assert.equal((await emailStages.findEmailStage(tenantA, stage.id))?.passwordSealed, null);
     await rejectsAsUniqueViolation(emailStages.updateEmailStage(tenantA, stage.id, { name: "other" }));
   });
@@ -96,22 +113,40 @@ export function testEmailStageStore(open: OpenEmailStages): void {
 
   test("the list searches names case-insensitively, filters exactly, orders and pages", async (t) => {
     const { emailStages, tenantA } = await open(t);
-    await emailStages.createEmailStage(anEmailStage(tenantA, { name: "recovery-b", port: 25, useGlobalSettings: true }), NOW);
+    await emailStages.createEmailStage(
+      anEmailStage(tenantA, { name: "recovery-b", port: 25, useGlobalSettings: true }),
+      NOW,
+    );
     await emailStages.createEmailStage(anEmailStage(tenantA, { name: "Recovery A", port: 587 }), NOW);
-    await emailStages.createEmailStage(anEmailStage(tenantA, { name: "welcome", port: 25, template: "email/setup.html" }), NOW);
+    await emailStages.createEmailStage(
+      anEmailStage(tenantA, { name: "welcome", port: 25, template: "email/setup.html" }),
+      NOW,
+    );
     // Names whose order is the same in SQLite's binary collation and PostgreSQL's locale collation.
     const names = (page: { rows: EmailStage[] }) => page.rows.map((stage) => stage.name);
 
-    const searched = await emailStages.listEmailStages(tenantA, {}, aListQuery({ search: ["RECOVERY"], ordering: orderedBy("name") }));
+    const searched = await emailStages.listEmailStages(
+      tenantA,
+      {},
+      aListQuery({ search: ["RECOVERY"], ordering: orderedBy("name") }),
+    );
     assert.deepEqual(names(searched), ["Recovery A", "recovery-b"]);
     assert.equal(searched.total, 2);
-    const byPort = await emailStages.listEmailStages(tenantA, { port: 25 }, aListQuery({ ordering: orderedBy("-name") }));
+    const byPort = await emailStages.listEmailStages(
+      tenantA,
+      { port: 25 },
+      aListQuery({ ordering: orderedBy("-name") }),
+    );
     assert.deepEqual(names(byPort), ["welcome", "recovery-b"]);
     const global = await emailStages.listEmailStages(tenantA, { useGlobalSettings: true }, aListQuery());
     assert.deepEqual(names(global), ["recovery-b"]);
     const setup = await emailStages.listEmailStages(tenantA, { template: "email/setup.html" }, aListQuery());
     assert.deepEqual(names(setup), ["welcome"]);
-    const second = await emailStages.listEmailStages(tenantA, {}, aListQuery({ ordering: orderedBy("port", "name"), offset: 1, limit: 1 }));
+    const second = await emailStages.listEmailStages(
+      tenantA,
+      {},
+      aListQuery({ ordering: orderedBy("port", "name"), offset: 1, limit: 1 }),
+    );
     assert.deepEqual(names(second), ["welcome"]);
     assert.equal(second.total, 3);
   });

@@ -48,7 +48,8 @@ function toColumns(changes: Partial<EmailStage>): Updateable<EmailStageTable> {
   if (changes.tokenExpiry !== undefined) set.token_expiry = changes.tokenExpiry;
   if (changes.subject !== undefined) set.subject = changes.subject;
   if (changes.template !== undefined) set.template = changes.template;
-  if (changes.activateUserOnSuccess !== undefined) set.activate_user_on_success = flag(changes.activateUserOnSuccess);
+  if (changes.activateUserOnSuccess !== undefined)
+    set.activate_user_on_success = flag(changes.activateUserOnSuccess);
   return set;
 }
 
@@ -82,7 +83,8 @@ export function sqlEmailStageStore(db: Kysely<Database>): EmailStageStore {
     if (filters.template !== undefined) q = q.where("template", "=", filters.template);
     if (filters.timeout !== undefined) q = q.where("timeout", "=", filters.timeout);
     if (filters.tokenExpiry !== undefined) q = q.where("token_expiry", "=", filters.tokenExpiry);
-    if (filters.useGlobalSettings !== undefined) q = q.where("use_global_settings", "=", flag(filters.useGlobalSettings));
+    if (filters.useGlobalSettings !== undefined)
+      q = q.where("use_global_settings", "=", flag(filters.useGlobalSettings));
     if (filters.useTLS !== undefined) q = q.where("use_tls", "=", flag(filters.useTLS));
     if (filters.useSSL !== undefined) q = q.where("use_ssl", "=", flag(filters.useSSL));
     if (filters.activateUserOnSuccess !== undefined) {
@@ -115,7 +117,11 @@ export function sqlEmailStageStore(db: Kysely<Database>): EmailStageStore {
     },
 
     async isEmailStageNameTaken(tenantId, name, exceptId) {
-      let q = db.selectFrom("email_stage").select("id").where("tenant_id", "=", tenantId).where("name", "=", name);
+      let q = db
+        .selectFrom("email_stage")
+        .select("id")
+        .where("tenant_id", "=", tenantId)
+        .where("name", "=", name);
       if (exceptId !== null) {
         q = q.where("id", "!=", exceptId);
       }
@@ -153,7 +159,12 @@ export function sqlEmailStageStore(db: Kysely<Database>): EmailStageStore {
       if (Object.keys(set).length === 0) {
         return;
       }
-      await db.updateTable("email_stage").set(set).where("tenant_id", "=", tenantId).where("id", "=", id).execute();
+      await db
+        .updateTable("email_stage")
+        .set(set)
+        .where("tenant_id", "=", tenantId)
+        .where("id", "=", id)
+        .execute();
     },
 
     async deleteEmailStage(tenantId, id) {

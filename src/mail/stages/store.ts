@@ -66,7 +66,11 @@ export interface EmailStageStore {
   /** The stage of this tenant with this id; null when there is none (or it belongs to another tenant). */
   findEmailStage(tenantId: string, id: string): Promise<EmailStage | null>;
   /** A page of the tenant's stages; search matches the name. */
-  listEmailStages(tenantId: string, filters: EmailStageFilters, query: ListQuery<EmailStageField>): Promise<Page<EmailStage>>;
+  listEmailStages(
+    tenantId: string,
+    filters: EmailStageFilters,
+    query: ListQuery<EmailStageField>,
+  ): Promise<Page<EmailStage>>;
   /** True when another stage of the tenant (not `exceptId`) has this name. */
   isEmailStageNameTaken(tenantId: string, name: string, exceptId: string | null): Promise<boolean>;
   /** Throws a unique violation when the name is taken in the tenant (a race past isEmailStageNameTaken). */

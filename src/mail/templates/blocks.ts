@@ -20,7 +20,13 @@ export function code(value: string): Block {
   return { kind: "code", code: value };
 }
 
-const ESCAPES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
+const ESCAPES: Record<string, string> = {
+  "&": "&amp;",
+  "<": "&lt;",
+  ">": "&gt;",
+  '"': "&quot;",
+  "'": "&#39;",
+};
 
 /** Escapes text for an HTML element body or a double- or single-quoted attribute value. */
 export function escapeHTML(value: string): string {

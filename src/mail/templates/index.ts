@@ -1,7 +1,10 @@
 import { type Block, code, link, oneLine, renderHTML, renderText, text } from "./blocks.js";
 
 /** The templates an authentik email stage may name (authentik-v3.md §3.6). */
-export type StageTemplate = "email/password_reset.html" | "email/account_confirmation.html" | "email/setup.html";
+export type StageTemplate =
+  | "email/password_reset.html"
+  | "email/account_confirmation.html"
+  | "email/setup.html";
 export const STAGE_TEMPLATES: readonly StageTemplate[] = [
   "email/password_reset.html",
   "email/account_confirmation.html",
@@ -74,7 +77,9 @@ function stageBlocks(template: StageTemplate, model: StageMailModel, brand: Bran
     case "email/password_reset.html":
       return [
         text(greeting(model.userName)),
-        text(`You recently asked to change the password of your ${brand.title} account. Use the link below to set a new password.`),
+        text(
+          `You recently asked to change the password of your ${brand.title} account. Use the link below to set a new password.`,
+        ),
         link(model.url),
         text(`If you did not ask for a password change, please ignore this email. ${validity}`),
       ];
@@ -88,7 +93,9 @@ function stageBlocks(template: StageTemplate, model: StageMailModel, brand: Bran
     case "email/setup.html":
       return [
         text(greeting(model.userName)),
-        text(`You have been invited to set up your ${brand.title} account. Use the link below to choose a password.`),
+        text(
+          `You have been invited to set up your ${brand.title} account. Use the link below to choose a password.`,
+        ),
         link(model.url),
         text(validity),
       ];
@@ -97,7 +104,12 @@ function stageBlocks(template: StageTemplate, model: StageMailModel, brand: Bran
 
 function rendered(subject: string, blocks: Block[], auditSubject: string = subject): RenderedMail {
   const line = oneLine(subject);
-  return { subject: line, text: renderText(blocks), html: renderHTML(line, blocks), auditSubject: oneLine(auditSubject) };
+  return {
+    subject: line,
+    text: renderText(blocks),
+    html: renderHTML(line, blocks),
+    auditSubject: oneLine(auditSubject),
+  };
 }
 
 /** Renders subject, plain text and HTML at once; the outbox stores the result, sealed. */
@@ -121,7 +133,9 @@ export function renderMail(message: MailMessage, brand: Brand): RenderedMail {
       return rendered("Recover access to your account", [
         text("Recover access to your account by clicking the following link:"),
         link(message.model.url),
-        text(`If this was not you, do nothing. This link expires in ${message.model.expiresInMinutes} minutes.`),
+        text(
+          `If this was not you, do nothing. This link expires in ${message.model.expiresInMinutes} minutes.`,
+        ),
       ]);
     case "recovery_code_invalid":
     case "recovery_invalid":

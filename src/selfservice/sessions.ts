@@ -1,0 +1,61 @@
+import { secondFactorsOf as userSecondFactors } from "../authenticators/service.js";
+import type { CoreDeps } from "../deps.js";
+import type { Stores } from "../db/stores.js";
+import { recordEvent } from "../events/service.js";
+import { resumeSession } from "../sessions/service.js";
+import type { Session } from "../sessions/store.js";
+import type { SignedIn } from "./flows.js";
+import type { SecondFactors } from "./nodes.js";
+import type { Audit } from "../events/service.js";
+
+/**
+ * Sessions as the self-service flows see them: a presented secret resolves to a live session of an
+ * active identity, or to nothing; an identity with a second factor needs an aal2 session.
+ */
+
+/** The live session behind a cookie value or session token, if its identity is active; null otherwise. */
+export async function signedInBy(deps: Pick<CoreDeps, "clock" | "config" | "persistence">, tenantId: string, token: string): Promise<SignedIn | null> {
+  if (token === "" || token.length > 256) {
+    return null;
+  }
+  const stores = deps.persistence.stores;
+  const session = await resumeSession(deps, stores, tenantId, token);
+  if (session === null) {
+    return null;
+  }
+  const user = await stores.users.findUser(tenantId, session.userId);
+  // Sessions of deactivated identities count as none (kratos.md §3.6.3).
+  return user === null || !user.isActive ? null : { session, user };
+}
+
+/** Which second factors the identity has set up: confirmed TOTP devices, unused backup codes. */
+export async function secondFactorsOf(stores: Stores, tenantId: string, userId: number): Promise<SecondFactors> {
+  const factors = await userSecondFactors(stores, tenantId, userId);
+  return { totp: factors.totp.length > 0, lookupSecret: factors.backupCodes.length > 0 };
+}
+
+/**
+ * True when the session is below the highest assurance level its identity can reach: aal1 while the
+ * identity has a second factor (Rekey's `required_aal: highest_available`, kratos.md §4 K9).
+ */
+export async function needsSecondFactor(stores: Stores, signedIn: SignedIn): Promise<boolean> {
+  if (signedIn.session.aal === "aal2") {
+    return false;
+  }
+  const factors = await secondFactorsOf(stores, signedIn.session.tenantId, signedIn.user.id);
+  return factors.totp || factors.lookupSecret;
+}
+
+/** Ends a session (logout) and records it. */
+export async function endSession(deps: CoreDeps, audit: Audit, signedIn: SignedIn): Promise<void> {
+  await deps.persistence.transaction(async (stores) => {
+    await stores.sessions.revokeSession(audit.tenantId, signedIn.session.id, deps.clock.now());
+    const actor = { pk: signedIn.user.id, username: signedIn.user.username, email: signedIn.user.email };
+    await recordEvent(deps, stores.events, { ...audit, actor }, "logout", {});
+  });
+}
+
+/** When the session may no longer change credentials without authenticating again. */
+export function privilegedUntil(session: Session, privilegedMs: number): Date {
+  return new Date(session.authenticatedAt.getTime() + privilegedMs);
+}
