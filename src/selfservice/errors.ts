@@ -47,7 +47,15 @@ export class FlowExpired extends AppError {
 }
 
 /** Why a recovery flow had to start over (kratos.md §3.4.6). */
-export type RetryCause = "too_often" | "code_used" | "identity_disabled" | "already_completed" | "csrf" | "api_from_browser" | "token_invalid" | "token_expired";
+export type RetryCause =
+  | "too_often"
+  | "code_used"
+  | "identity_disabled"
+  | "already_completed"
+  | "csrf"
+  | "api_from_browser"
+  | "token_invalid"
+  | "token_expired";
 
 /** The recovery flow cannot go on; `replacement` is the new flow carrying the reason as its message. */
 export class RecoveryRetry extends AppError {
@@ -120,7 +128,9 @@ export class SessionRefreshRequired extends AppError {
   readonly code = "session_refresh_required";
   readonly status = 403;
   constructor() {
-    super("The login session is too old and thus not allowed to update these fields. Please re-authenticate.");
+    super(
+      "The login session is too old and thus not allowed to update these fields. Please re-authenticate.",
+    );
   }
 }
 
@@ -146,6 +156,7 @@ export class APIFlowFromBrowser extends AppError {
 }
 
 export function apiFlowFromBrowserReason(header: "Origin" | "Cookie"): string {
-  const made = header === "Origin" ? "was made as part of an AJAX request in a Browser" : "was made by a Browser";
+  const made =
+    header === "Origin" ? "was made as part of an AJAX request in a Browser" : "was made by a Browser";
   return `The HTTP Request Header included the "${header}" key, indicating that this request ${made}. The flow however was initiated as an API request. To prevent potential misuse and mitigate several attack vectors including CSRF, the request has been blocked. Please consult the documentation.`;
 }

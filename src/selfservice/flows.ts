@@ -82,7 +82,10 @@ export function checkFlowCSRF(
 }
 
 /** The anti-CSRF binding of a replacement flow: the browser's own cookie when it has one, else a new one. */
-export function replacementCSRF(deps: Pick<CoreDeps, "random">, request: FlowRequest): { hash: string; csrfCookie: string | null } {
+export function replacementCSRF(
+  deps: Pick<CoreDeps, "random">,
+  request: FlowRequest,
+): { hash: string; csrfCookie: string | null } {
   if (request.csrfCookie !== null) {
     return { hash: csrfHash(request.csrfCookie), csrfCookie: null };
   }
@@ -95,7 +98,11 @@ export function replacementCSRF(deps: Pick<CoreDeps, "random">, request: FlowReq
  * origin, or a prefix from REKEY_ALLOWED_RETURN_URLS. A path (`/next`) is taken relative to the
  * public URL. Null when it is not allowed.
  */
-export function resolveReturnTo(publicURL: string, allowedPrefixes: readonly string[], returnTo: string): string | null {
+export function resolveReturnTo(
+  publicURL: string,
+  allowedPrefixes: readonly string[],
+  returnTo: string,
+): string | null {
   let target: URL;
   try {
     target = new URL(returnTo, /^\/(?!\/)/.test(returnTo) ? `${publicURL}/` : undefined);
@@ -105,7 +112,10 @@ export function resolveReturnTo(publicURL: string, allowedPrefixes: readonly str
   if (target.protocol !== "http:" && target.protocol !== "https:") {
     return null;
   }
-  if (target.origin === new URL(publicURL).origin || allowedPrefixes.some((prefix) => target.href.startsWith(prefix))) {
+  if (
+    target.origin === new URL(publicURL).origin ||
+    allowedPrefixes.some((prefix) => target.href.startsWith(prefix))
+  ) {
     return target.href;
   }
   return null;

@@ -9,8 +9,20 @@ import { issueSession } from "../sessions/service.js";
 import type { AssuranceLevel, Session } from "../sessions/store.js";
 import { verifyPassword } from "../users/passwords.js";
 import type { User } from "../users/store.js";
-import { AssuranceLevelReached, FirstFactorRequired, FlowExpired, FlowNotFound, SessionAlreadyAvailable } from "./errors.js";
-import { checkFlowCSRF, FLOW_LIFETIME_MS, type FlowRequest, replacementCSRF, type SignedIn } from "./flows.js";
+import {
+  AssuranceLevelReached,
+  FirstFactorRequired,
+  FlowExpired,
+  FlowNotFound,
+  SessionAlreadyAvailable,
+} from "./errors.js";
+import {
+  checkFlowCSRF,
+  FLOW_LIFETIME_MS,
+  type FlowRequest,
+  replacementCSRF,
+  type SignedIn,
+} from "./flows.js";
 import { flowExpired, MESSAGES, propertyMissing } from "./messages.js";
 import { secondFactorsOf } from "./sessions.js";
 import type { FlowMessage, FlowType, LoginFlow } from "./store.js";
@@ -38,7 +50,17 @@ export type LoginOutcome =
 
 async function createLoginFlow(
   deps: CoreDeps,
-  input: { tenantId: string; type: FlowType; requestURL: string; returnTo: string | null; refresh: boolean; aal: AssuranceLevel; sessionId: string | null; csrfHash: string | null; messages: FlowMessage[] },
+  input: {
+    tenantId: string;
+    type: FlowType;
+    requestURL: string;
+    returnTo: string | null;
+    refresh: boolean;
+    aal: AssuranceLevel;
+    sessionId: string | null;
+    csrfHash: string | null;
+    messages: FlowMessage[];
+  },
 ): Promise<LoginFlow> {
   const now = deps.clock.now();
   const flow: LoginFlow = {
@@ -68,7 +90,13 @@ async function createLoginFlow(
 export async function initLoginFlow(
   deps: CoreDeps,
   request: FlowRequest,
-  input: { type: FlowType; refresh: boolean; aal: AssuranceLevel; returnTo: string | null; csrfHash: string | null },
+  input: {
+    type: FlowType;
+    refresh: boolean;
+    aal: AssuranceLevel;
+    returnTo: string | null;
+    csrfHash: string | null;
+  },
 ): Promise<LoginFlow> {
   const signedIn = request.session;
   const messages: FlowMessage[] = [];
@@ -131,7 +159,12 @@ async function replaceExpired(deps: CoreDeps, request: FlowRequest, flow: LoginF
 }
 
 /** `POST /self-service/login?flow=`: expiry, CSRF, state, session, method, then the password. */
-export async function submitLoginFlow(deps: CoreDeps, request: FlowRequest, flowId: string, body: LoginBody): Promise<LoginOutcome> {
+export async function submitLoginFlow(
+  deps: CoreDeps,
+  request: FlowRequest,
+  flowId: string,
+  body: LoginBody,
+): Promise<LoginOutcome> {
   const flow = await findLoginFlowOrThrow(deps, request.tenantId, flowId);
   if (flow.expiresAt <= deps.clock.now()) {
     throw await replaceExpired(deps, request, flow);
@@ -163,7 +196,12 @@ export async function submitLoginFlow(deps: CoreDeps, request: FlowRequest, flow
  * identifier names a user, so wrong identifier and wrong password cost and look the same (4000006). A right
  * password of a deactivated identity says so (4010011).
  */
-async function loginWithPasswordMethod(deps: CoreDeps, request: FlowRequest, flow: LoginFlow, body: LoginBody): Promise<LoginOutcome> {
+async function loginWithPasswordMethod(
+  deps: CoreDeps,
+  request: FlowRequest,
+  flow: LoginFlow,
+  body: LoginBody,
+): Promise<LoginOutcome> {
   const stores = deps.persistence.stores;
   await assertWithinLimit(deps, stores.rateLimits, request.tenantId, LIMITS.loginPerIP, request.clientIP);
   const user = await findLoginUser(deps, request.tenantId, body.identifier);
@@ -177,7 +215,10 @@ async function loginWithPasswordMethod(deps: CoreDeps, request: FlowRequest, flo
     await consumeLimit(deps, stores.rateLimits, request.tenantId, LIMITS.loginPerIP, request.clientIP);
     await consumeLimit(deps, stores.rateLimits, request.tenantId, LIMITS.loginPerAccount, account);
     const actor = user === null ? SYSTEM_ACTOR : { pk: user.id, username: user.username, email: user.email };
-    await recordEvent(deps, stores.events, { ...request.audit, actor }, "login_failed", { username: body.identifier, stage: "password" });
+    await recordEvent(deps, stores.events, { ...request.audit, actor }, "login_failed", {
+      username: body.identifier,
+      stage: "password",
+    });
     return refuse(deps, flow, [MESSAGES.loginFailed]);
   }
   if (!user.isActive) {
@@ -194,15 +235,32 @@ async function loginWithPasswordMethod(deps: CoreDeps, request: FlowRequest, flo
       await tx.sessions.elevateSession(current.session.id, current.session.aal, methods, now);
       session = { ...current.session, authMethods: methods, authenticatedAt: now, lastSeenAt: now };
     } else {
-      const issued = await issueSession(deps, tx, { tenantId: request.tenantId, userId: user.id, kind: flow.type, aal: "aal1", authMethods: ["password"] });
+      const issued = await issueSession(deps, tx, {
+        tenantId: request.tenantId,
+        userId: user.id,
+        kind: flow.type,
+        aal: "aal1",
+        authMethods: ["password"],
+      });
       session = issued.session;
       token = issued.token;
     }
     await tx.users.updateUser(request.tenantId, user.id, { lastLogin: now }, now);
-    await tx.loginFlows.updateLoginFlow(request.tenantId, flow.id, { state: "passed_challenge", messages: [] }, now);
+    await tx.loginFlows.updateLoginFlow(
+      request.tenantId,
+      flow.id,
+      { state: "passed_challenge", messages: [] },
+      now,
+    );
     const actor = { pk: user.id, username: user.username, email: user.email };
     await recordEvent(deps, tx.events, { ...request.audit, actor }, "login", { auth_method: "password" });
-    return { kind: "signed_in" as const, flow: { ...flow, state: "passed_challenge" as const, messages: [], updatedAt: now }, user, session, token };
+    return {
+      kind: "signed_in" as const,
+      flow: { ...flow, state: "passed_challenge" as const, messages: [], updatedAt: now },
+      user,
+      session,
+      token,
+    };
   });
 }
 
@@ -225,7 +283,12 @@ export async function proveSecondFactor(
   await assertWithinLimit(deps, stores.rateLimits, request.tenantId, LIMITS.loginPerAccount, account);
   const accepted =
     method === "totp"
-      ? (await acceptTOTPCode(deps, stores, await stores.totpDevices.userTOTPDevices(user.tenantId, user.id), code)) !== null
+      ? (await acceptTOTPCode(
+          deps,
+          stores,
+          await stores.totpDevices.userTOTPDevices(user.tenantId, user.id),
+          code,
+        )) !== null
       : await useBackupCode(deps, stores, user, code);
   const audit = { ...request.audit, actor: { pk: user.id, username: user.username, email: user.email } };
   if (!accepted) {
@@ -244,12 +307,18 @@ export async function proveSecondFactor(
 }
 
 /** An aal2 flow: the presented session proves a second factor (totp or lookup_secret). */
-async function secondFactorLogin(deps: CoreDeps, request: FlowRequest, flow: LoginFlow, body: LoginBody): Promise<LoginOutcome> {
+async function secondFactorLogin(
+  deps: CoreDeps,
+  request: FlowRequest,
+  flow: LoginFlow,
+  body: LoginBody,
+): Promise<LoginOutcome> {
   const signedIn = request.session;
   if (signedIn === null || signedIn.session.id !== flow.sessionId) {
     throw new FirstFactorRequired();
   }
-  const field = body.method === "totp" ? "totp_code" : body.method === "lookup_secret" ? "lookup_secret" : null;
+  const field =
+    body.method === "totp" ? "totp_code" : body.method === "lookup_secret" ? "lookup_secret" : null;
   if (field === null) {
     return refuse(deps, flow, [MESSAGES.loginNoStrategy]);
   }
@@ -263,6 +332,17 @@ async function secondFactorLogin(deps: CoreDeps, request: FlowRequest, flow: Log
     return refuse(deps, flow, [method === "totp" ? MESSAGES.totpInvalid : MESSAGES.backupCodeInvalid]);
   }
   const now = deps.clock.now();
-  await deps.persistence.stores.loginFlows.updateLoginFlow(request.tenantId, flow.id, { state: "passed_challenge", messages: [] }, now);
-  return { kind: "signed_in", flow: { ...flow, state: "passed_challenge", messages: [], updatedAt: now }, user: signedIn.user, session, token: null };
+  await deps.persistence.stores.loginFlows.updateLoginFlow(
+    request.tenantId,
+    flow.id,
+    { state: "passed_challenge", messages: [] },
+    now,
+  );
+  return {
+    kind: "signed_in",
+    flow: { ...flow, state: "passed_challenge", messages: [], updatedAt: now },
+    user: signedIn.user,
+    session,
+    token: null,
+  };
 }

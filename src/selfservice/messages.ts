@@ -48,14 +48,35 @@ export const MESSAGES = {
   ),
   totpInvalid: error(4000008, "The provided authentication code is invalid, please try again."),
   backupCodeInvalid: error(4000016, "The backup recovery code is not valid."),
-  loginNoStrategy: error(4010002, "Could not find a strategy to log you in with. Did you fill out the form correctly?"),
-  settingsNoStrategy: error(4010004, "Could not find a strategy to update your settings. Did you fill out the form correctly?"),
-  recoveryNoStrategy: error(4010005, "Could not find a strategy to recover your account with. Did you fill out the form correctly?"),
-  loginAlreadyCompleted: error(4010007, "The request was already completed successfully and can not be retried."),
+  loginNoStrategy: error(
+    4010002,
+    "Could not find a strategy to log you in with. Did you fill out the form correctly?",
+  ),
+  settingsNoStrategy: error(
+    4010004,
+    "Could not find a strategy to update your settings. Did you fill out the form correctly?",
+  ),
+  recoveryNoStrategy: error(
+    4010005,
+    "Could not find a strategy to recover your account with. Did you fill out the form correctly?",
+  ),
+  loginAlreadyCompleted: error(
+    4010007,
+    "The request was already completed successfully and can not be retried.",
+  ),
   identityDisabled: error(4010011, "This account has been disabled. Please contact support for assistance."),
-  recoveryAlreadyCompleted: error(4060001, "The request was already completed successfully and can not be retried."),
-  recoveryTokenInvalid: error(4060004, "The recovery token is invalid or has already been used. Please retry the flow."),
-  recoveryCodeInvalid: error(4060006, "The recovery code is invalid or has already been used. Please try again."),
+  recoveryAlreadyCompleted: error(
+    4060001,
+    "The request was already completed successfully and can not be retried.",
+  ),
+  recoveryTokenInvalid: error(
+    4060004,
+    "The recovery token is invalid or has already been used. Please retry the flow.",
+  ),
+  recoveryCodeInvalid: error(
+    4060006,
+    "The recovery code is invalid or has already been used. Please try again.",
+  ),
 } as const;
 
 /** The reasons of the retry errors (kratos.md §3.4.6), shown as 4000001 on the new flow. */
@@ -64,6 +85,7 @@ export const REASONS = {
   codeUsed: "The code was already used. Please request another code.",
   alreadyCompleted: "The request was already completed successfully and can not be retried.",
   identityDisabled: "This account was disabled.",
+  csrf: "Please retry the flow and optionally clear your cookies. The request was rejected to protect you from Cross-Site-Request-Forgery (CSRF) which could cause account takeover, leaking personal information, and other serious security issues.",
 } as const;
 
 /** 4000001: an error whose reason is the text. */
@@ -91,10 +113,18 @@ function expiredContext(expiredAt: Date): Record<string, unknown> {
 }
 
 /** 4060005, 4050001, 4010001: the flow of `kind` expired `now - expiredAt` ago. */
-export function flowExpired(kind: "recovery" | "settings" | "login", expiredAt: Date, now: Date): FlowMessage {
+export function flowExpired(
+  kind: "recovery" | "settings" | "login",
+  expiredAt: Date,
+  now: Date,
+): FlowMessage {
   const ids = { recovery: 4060005, settings: 4050001, login: 4010001 };
   const minutes = formatMinutes(now.getTime() - expiredAt.getTime());
-  return error(ids[kind], `The ${kind} flow expired ${minutes} minutes ago, please try again.`, expiredContext(expiredAt));
+  return error(
+    ids[kind],
+    `The ${kind} flow expired ${minutes} minutes ago, please try again.`,
+    expiredContext(expiredAt),
+  );
 }
 
 /** 1060001, with the minutes left of the privileged session. */
@@ -113,6 +143,10 @@ export function recovered(privilegedUntil: Date, now: Date): FlowMessage {
 }
 
 /** A password-policy violation as a message on the `password` node. */
-export function passwordViolation(violation: { id: number; text: string; context?: Record<string, unknown> }): FlowMessage {
+export function passwordViolation(violation: {
+  id: number;
+  text: string;
+  context?: Record<string, unknown>;
+}): FlowMessage {
   return { ...error(violation.id, violation.text, violation.context), node: "password" };
 }

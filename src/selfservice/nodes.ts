@@ -67,7 +67,14 @@ export function flowMessages(messages: readonly FlowMessage[]): FlowMessage[] {
 function codeInput(codeLength: number): UINode {
   return node(
     "code",
-    { name: "code", type: "text", required: true, autocomplete: "one-time-code", pattern: "[0-9]+", maxlength: codeLength },
+    {
+      name: "code",
+      type: "text",
+      required: true,
+      autocomplete: "one-time-code",
+      pattern: "[0-9]+",
+      maxlength: codeLength,
+    },
     LABELS.recoveryCode,
   );
 }
@@ -95,7 +102,10 @@ export function recoveryNodes(flow: SelfServiceRecoveryFlow, csrf: CSRFValue, co
   } else if (flow.state === "choose_method") {
     nodes = withCSRF(csrf, [emailInput(method, null), submit(method, "method", method, LABELS.continue)]);
   } else if (method === "link") {
-    nodes = withCSRF(csrf, [emailInput("link", flow.submittedAddress), submit("link", "method", "link", LABELS.continue)]);
+    nodes = withCSRF(csrf, [
+      emailInput("link", flow.submittedAddress),
+      submit("link", "method", "link", LABELS.continue),
+    ]);
   } else {
     nodes = withCSRF(csrf, [
       codeInput(codeLength),
@@ -113,7 +123,11 @@ export function recoveryNodes(flow: SelfServiceRecoveryFlow, csrf: CSRFValue, co
 /** The settings form (kratos.md §3.6.1): a new password and Save. */
 export function settingsNodes(messages: readonly FlowMessage[], csrf: CSRFValue): UINode[] {
   const nodes = withCSRF(csrf, [
-    node("password", { name: "password", type: "password", required: true, autocomplete: "new-password" }, LABELS.password),
+    node(
+      "password",
+      { name: "password", type: "password", required: true, autocomplete: "new-password" },
+      LABELS.password,
+    ),
     submit("password", "method", "password", LABELS.save),
   ]);
   attachMessages(nodes, messages);
@@ -134,18 +148,38 @@ export function loginNodes(flow: LoginFlow, csrf: CSRFValue, factors: SecondFact
   let nodes: UINode[];
   if (flow.requestedAAL === "aal1") {
     nodes = withCSRF(csrf, [
-      node("default", { name: "identifier", type: "text", required: true, autocomplete: "username" }, LABELS.identifier),
-      node("password", { name: "password", type: "password", required: true, autocomplete: "current-password" }, LABELS.password),
+      node(
+        "default",
+        { name: "identifier", type: "text", required: true, autocomplete: "username" },
+        LABELS.identifier,
+      ),
+      node(
+        "password",
+        { name: "password", type: "password", required: true, autocomplete: "current-password" },
+        LABELS.password,
+      ),
       submit("password", "method", "password", LABELS.signIn),
     ]);
   } else {
     nodes = withCSRF(csrf, []);
     if (factors.totp) {
-      nodes.push(node("totp", { name: "totp_code", type: "text", required: true, autocomplete: "one-time-code" }, LABELS.authenticationCode));
+      nodes.push(
+        node(
+          "totp",
+          { name: "totp_code", type: "text", required: true, autocomplete: "one-time-code" },
+          LABELS.authenticationCode,
+        ),
+      );
       nodes.push(submit("totp", "method", "totp", LABELS.continue));
     }
     if (factors.lookupSecret) {
-      nodes.push(node("lookup_secret", { name: "lookup_secret", type: "text", required: true, autocomplete: "off" }, LABELS.backupCode));
+      nodes.push(
+        node(
+          "lookup_secret",
+          { name: "lookup_secret", type: "text", required: true, autocomplete: "off" },
+          LABELS.backupCode,
+        ),
+      );
       nodes.push(submit("lookup_secret", "method", "lookup_secret", LABELS.continue));
     }
   }

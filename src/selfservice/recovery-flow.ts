@@ -11,7 +11,14 @@ import type { FlowMessage, FlowType, SelfServiceRecoveryFlow } from "./store.js"
 export async function createRecoveryFlow(
   deps: Pick<CoreDeps, "clock" | "random" | "config">,
   stores: Stores,
-  input: { tenantId: string; type: FlowType; requestURL: string; returnTo: string | null; csrfHash: string | null; messages: FlowMessage[] },
+  input: {
+    tenantId: string;
+    type: FlowType;
+    requestURL: string;
+    returnTo: string | null;
+    csrfHash: string | null;
+    messages: FlowMessage[];
+  },
 ): Promise<SelfServiceRecoveryFlow> {
   const now = deps.clock.now();
   const flow: SelfServiceRecoveryFlow = {
@@ -36,7 +43,11 @@ export async function createRecoveryFlow(
   return flow;
 }
 
-export async function findRecoveryFlowOrThrow(deps: CoreDeps, tenantId: string, id: string): Promise<SelfServiceRecoveryFlow> {
+export async function findRecoveryFlowOrThrow(
+  deps: CoreDeps,
+  tenantId: string,
+  id: string,
+): Promise<SelfServiceRecoveryFlow> {
   const flow = await deps.persistence.stores.selfServiceRecovery.findRecoveryFlow(tenantId, id);
   if (flow === null) {
     throw new FlowNotFound("recovery");
@@ -70,7 +81,12 @@ export async function retryRecovery(
 }
 
 /** The retry whose message is 4000001 with the reason (§3.4.6). */
-export function retryWithReason(deps: CoreDeps, old: SelfServiceRecoveryFlow, cause: RetryCause, reason: string): Promise<RecoveryRetry> {
+export function retryWithReason(
+  deps: CoreDeps,
+  old: SelfServiceRecoveryFlow,
+  cause: RetryCause,
+  reason: string,
+): Promise<RecoveryRetry> {
   return retryRecovery(deps, old, cause, reason, genericError(reason));
 }
 
@@ -98,7 +114,6 @@ export async function replaceExpiredRecovery(
   });
   return new FlowExpired("recovery", old.expiresAt, { flow, csrfCookie: csrf.csrfCookie });
 }
-
 
 /** The address as users are looked up by it: NFKC, trimmed, lower case (§3.4.5 step 3). */
 export function normalizeAddress(raw: string): string {

@@ -10,9 +10,15 @@ import type { User } from "../users/store.js";
 import { CSRFViolation } from "../errors.js";
 import { APIFlowFromBrowser, type RetryCause, SessionAlreadyAvailable } from "./errors.js";
 import { checkFlowCSRF, type FlowRequest } from "./flows.js";
-import { genericError, invalidEmail, MESSAGES, propertyMissing } from "./messages.js";
+import { genericError, invalidEmail, MESSAGES, propertyMissing, REASONS } from "./messages.js";
 import { redeemRecoveryCode, type RecoveryOutcome } from "./redeem.js";
-import { createRecoveryFlow, findRecoveryFlowOrThrow, normalizeAddress, replaceExpiredRecovery, retryRecovery } from "./recovery-flow.js";
+import {
+  createRecoveryFlow,
+  findRecoveryFlowOrThrow,
+  normalizeAddress,
+  replaceExpiredRecovery,
+  retryRecovery,
+} from "./recovery-flow.js";
 import type { FlowMessage, FlowType, RecoveryStrategy, SelfServiceRecoveryFlow } from "./store.js";
 
 /**
@@ -41,23 +47,40 @@ export async function initRecoveryFlow(
   if (request.session !== null) {
     throw new SessionAlreadyAvailable("recovery");
   }
-  return createRecoveryFlow(deps, deps.persistence.stores, { ...input, tenantId: request.tenantId, requestURL: request.requestURL, messages: [] });
+  return createRecoveryFlow(deps, deps.persistence.stores, {
+    ...input,
+    tenantId: request.tenantId,
+    requestURL: request.requestURL,
+    messages: [],
+  });
 }
 
 /** The anti-CSRF check of a submission; a failure starts the flow over (§3.4.4 step 3). */
-async function checkSubmissionCSRF(deps: CoreDeps, request: FlowRequest, flow: SelfServiceRecoveryFlow, token: string): Promise<void> {
+async function checkSubmissionCSRF(
+  deps: CoreDeps,
+  request: FlowRequest,
+  flow: SelfServiceRecoveryFlow,
+  token: string,
+): Promise<void> {
   try {
     checkFlowCSRF(flow, request, token, { exempt: flow.origin === "admin" });
   } catch (error) {
     if (error instanceof CSRFViolation || error instanceof APIFlowFromBrowser) {
+      // The new flow tells the person what Kratos tells them; why exactly stays in the error's hint.
       const cause: RetryCause = error instanceof CSRFViolation ? "csrf" : "api_from_browser";
-      throw await retryRecovery(deps, flow, cause, error.message, genericError(error.message));
+      const reason = error instanceof CSRFViolation ? REASONS.csrf : error.message;
+      throw await retryRecovery(deps, flow, cause, reason, genericError(reason));
     }
     throw error;
   }
 }
 
-async function showAgain(deps: CoreDeps, flow: SelfServiceRecoveryFlow, messages: FlowMessage[], status: 200 | 400): Promise<RecoveryOutcome> {
+async function showAgain(
+  deps: CoreDeps,
+  flow: SelfServiceRecoveryFlow,
+  messages: FlowMessage[],
+  status: 200 | 400,
+): Promise<RecoveryOutcome> {
   await deps.persistence.stores.selfServiceRecovery.updateRecoveryFlow(flow.tenantId, flow.id, { messages });
   return { kind: "flow", flow: { ...flow, messages }, status };
 }
@@ -67,7 +90,12 @@ async function showAgain(deps: CoreDeps, flow: SelfServiceRecoveryFlow, messages
  * then code redemption (a flow past `choose_method` with no address), the signed-in check, the
  * method, and the address.
  */
-export async function submitRecoveryFlow(deps: CoreDeps, request: FlowRequest, flowId: string, body: RecoveryBody): Promise<RecoveryOutcome> {
+export async function submitRecoveryFlow(
+  deps: CoreDeps,
+  request: FlowRequest,
+  flowId: string,
+  body: RecoveryBody,
+): Promise<RecoveryOutcome> {
   const found = await findRecoveryFlowOrThrow(deps, request.tenantId, flowId);
   if (found.expiresAt <= deps.clock.now()) {
     throw await replaceExpiredRecovery(deps, request, found);
@@ -84,7 +112,13 @@ export async function submitRecoveryFlow(deps: CoreDeps, request: FlowRequest, f
     return showAgain(deps, flow, [MESSAGES.recoveryNoStrategy], 400);
   }
   if (flow.state === "passed_challenge") {
-    throw await retryRecovery(deps, flow, "already_completed", MESSAGES.recoveryAlreadyCompleted.text, MESSAGES.recoveryAlreadyCompleted);
+    throw await retryRecovery(
+      deps,
+      flow,
+      "already_completed",
+      MESSAGES.recoveryAlreadyCompleted.text,
+      MESSAGES.recoveryAlreadyCompleted,
+    );
   }
   return submitAddress(deps, request, flow, body);
 }
@@ -97,7 +131,9 @@ function isAddress(address: string): boolean {
 async function recoverableUser(stores: Stores, tenantId: string, address: string): Promise<User | null> {
   const users = await stores.users.findUsersByEmail(tenantId, address);
   const user = users.length === 1 ? users[0]! : null;
-  return user !== null && user.type !== "service_account" && user.type !== "internal_service_account" ? user : null;
+  return user !== null && user.type !== "service_account" && user.type !== "internal_service_account"
+    ? user
+    : null;
 }
 
 /**
@@ -106,7 +142,12 @@ async function recoverableUser(stores: Stores, tenantId: string, address: string
  * the address up, writes one row of its own (the code, or the `recovery_failed` event), queues mail
  * only through the outbox and moves the flow to `sent_email` with the same message.
  */
-async function submitAddress(deps: CoreDeps, request: FlowRequest, flow: SelfServiceRecoveryFlow, body: RecoveryBody): Promise<RecoveryOutcome> {
+async function submitAddress(
+  deps: CoreDeps,
+  request: FlowRequest,
+  flow: SelfServiceRecoveryFlow,
+  body: RecoveryBody,
+): Promise<RecoveryOutcome> {
   if (body.email.trim() === "") {
     return showAgain(deps, flow, [propertyMissing("email")], 400);
   }
@@ -135,10 +176,20 @@ async function submitAddress(deps: CoreDeps, request: FlowRequest, flow: SelfSer
       transientPayload,
     });
   });
-  return { kind: "flow", flow: { ...flow, state: "sent_email", messages, submittedAddress: address, transientPayload }, status: 200 };
+  return {
+    kind: "flow",
+    flow: { ...flow, state: "sent_email", messages, submittedAddress: address, transientPayload },
+    status: 200,
+  };
 }
 
-async function notifyUnknownAddress(deps: CoreDeps, stores: Stores, request: FlowRequest, method: RecoveryStrategy, address: string): Promise<void> {
+async function notifyUnknownAddress(
+  deps: CoreDeps,
+  stores: Stores,
+  request: FlowRequest,
+  method: RecoveryStrategy,
+  address: string,
+): Promise<void> {
   await recordEvent(deps, stores.events, { ...request.audit, actor: SYSTEM_ACTOR }, "recovery_failed", {
     method: method === "code" ? "code_recovery" : "link_recovery",
     reason: "no single account with this address",
@@ -147,7 +198,10 @@ async function notifyUnknownAddress(deps: CoreDeps, stores: Stores, request: Flo
     await enqueueMail(deps, stores.outbox, {
       tenantId: request.tenantId,
       to: { address, name: "" },
-      message: method === "code" ? { template: "recovery_code_invalid", model: { address } } : { template: "recovery_invalid", model: { address } },
+      message:
+        method === "code"
+          ? { template: "recovery_code_invalid", model: { address } }
+          : { template: "recovery_invalid", model: { address } },
       emailStageId: null,
     });
   }
@@ -164,7 +218,10 @@ async function sendRecoverySecret(
 ): Promise<void> {
   const now = deps.clock.now();
   const method: RecoveryStrategy = flow.active ?? "code";
-  const secret = method === "code" ? deps.random.string(deps.config.recoveryCodeLength, "0123456789") : deps.random.string(32, ALPHANUMERIC);
+  const secret =
+    method === "code"
+      ? deps.random.string(deps.config.recoveryCodeLength, "0123456789")
+      : deps.random.string(32, ALPHANUMERIC);
   await stores.selfServiceRecovery.createRecoveryCode(
     {
       id: deps.random.uuid(),

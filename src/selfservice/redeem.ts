@@ -8,7 +8,13 @@ import type { User } from "../users/store.js";
 import { FlowNotFound, type RecoveryRetry } from "./errors.js";
 import { type FlowRequest, newCSRFCookie, PRIVILEGED_MS, requestURLParam } from "./flows.js";
 import { flowExpired, MESSAGES, REASONS, recovered } from "./messages.js";
-import { findRecoveryFlowOrThrow, normalizeAddress, replaceExpiredRecovery, retryRecovery, retryWithReason } from "./recovery-flow.js";
+import {
+  findRecoveryFlowOrThrow,
+  normalizeAddress,
+  replaceExpiredRecovery,
+  retryRecovery,
+  retryWithReason,
+} from "./recovery-flow.js";
 import { createSettingsFlow } from "./settings.js";
 import type { RecoveryCode, SelfServiceRecoveryFlow, SettingsFlow } from "./store.js";
 
@@ -22,8 +28,7 @@ export const MAX_CODE_SUBMISSIONS = 5;
 
 export type RecoveryOutcome =
   /** Show the flow (again); 400 when the form was refused. */
-  | { kind: "flow"; flow: SelfServiceRecoveryFlow; status: 200 | 400 }
-  | Recovered;
+  { kind: "flow"; flow: SelfServiceRecoveryFlow; status: 200 | 400 } | Recovered;
 
 export interface Recovered {
   kind: "recovered";
@@ -39,7 +44,11 @@ export interface Recovered {
 type RecoveryMethod = "code_recovery" | "link_recovery";
 
 /** The stored secret of the flow that `submitted` matches, comparing against every one (no early exit). */
-function matchingSecret(deps: Pick<CoreDeps, "codeHMAC">, secrets: RecoveryCode[], submitted: string): RecoveryCode | null {
+function matchingSecret(
+  deps: Pick<CoreDeps, "codeHMAC">,
+  secrets: RecoveryCode[],
+  submitted: string,
+): RecoveryCode | null {
   let match: RecoveryCode | null = null;
   for (const secret of secrets) {
     const matches = deps.codeHMAC.matches(submitted, secret.secretHMAC);
@@ -50,8 +59,19 @@ function matchingSecret(deps: Pick<CoreDeps, "codeHMAC">, secrets: RecoveryCode[
   return match;
 }
 
-async function recordFailure(deps: CoreDeps, request: FlowRequest, method: RecoveryMethod, reason: string): Promise<void> {
-  await recordEvent(deps, deps.persistence.stores.events, { ...request.audit, actor: SYSTEM_ACTOR }, "recovery_failed", { method, reason });
+async function recordFailure(
+  deps: CoreDeps,
+  request: FlowRequest,
+  method: RecoveryMethod,
+  reason: string,
+): Promise<void> {
+  await recordEvent(
+    deps,
+    deps.persistence.stores.events,
+    { ...request.audit, actor: SYSTEM_ACTOR },
+    "recovery_failed",
+    { method, reason },
+  );
 }
 
 /**
@@ -60,12 +80,29 @@ async function recordFailure(deps: CoreDeps, request: FlowRequest, method: Recov
  * is refused. Unknown, expired and empty codes look the same (4060006, the same flow); a used code,
  * or losing the race to use it, starts over.
  */
-export async function redeemRecoveryCode(deps: CoreDeps, request: FlowRequest, flow: SelfServiceRecoveryFlow, submitted: string): Promise<RecoveryOutcome> {
+export async function redeemRecoveryCode(
+  deps: CoreDeps,
+  request: FlowRequest,
+  flow: SelfServiceRecoveryFlow,
+  submitted: string,
+): Promise<RecoveryOutcome> {
   if (flow.state === "passed_challenge") {
-    throw await retryRecovery(deps, flow, "already_completed", REASONS.alreadyCompleted, MESSAGES.recoveryAlreadyCompleted);
+    throw await retryRecovery(
+      deps,
+      flow,
+      "already_completed",
+      REASONS.alreadyCompleted,
+      MESSAGES.recoveryAlreadyCompleted,
+    );
   }
   const stores = deps.persistence.stores;
-  await consumeLimit(deps, stores.rateLimits, request.tenantId, LIMITS.selfServiceRedeemPerIP, request.clientIP);
+  await consumeLimit(
+    deps,
+    stores.rateLimits,
+    request.tenantId,
+    LIMITS.selfServiceRedeemPerIP,
+    request.clientIP,
+  );
   const submissions = await stores.selfServiceRecovery.countSubmission(flow.tenantId, flow.id);
   if (submissions === null) {
     throw new FlowNotFound("recovery");
@@ -74,7 +111,9 @@ export async function redeemRecoveryCode(deps: CoreDeps, request: FlowRequest, f
     await recordFailure(deps, request, "code_recovery", "submitted too often");
     throw await retryWithReason(deps, flow, "too_often", REASONS.submittedTooOften);
   }
-  const codes = (await stores.selfServiceRecovery.listRecoveryCodes(flow.tenantId, flow.id)).filter((code) => code.kind === "code");
+  const codes = (await stores.selfServiceRecovery.listRecoveryCodes(flow.tenantId, flow.id)).filter(
+    (code) => code.kind === "code",
+  );
   const match = matchingSecret(deps, codes, submitted);
   if (match === null || match.expiresAt <= deps.clock.now()) {
     await recordFailure(deps, request, "code_recovery", match === null ? "wrong code" : "expired code");
@@ -92,15 +131,28 @@ export async function redeemRecoveryCode(deps: CoreDeps, request: FlowRequest, f
  * A link token (`?flow=&token=`, §3.4.7 "Link method"): always a browser flow, consumed at once.
  * Unknown, used or another flow's tokens start over with 4060004; an expired one with 4060005.
  */
-export async function redeemRecoveryLink(deps: CoreDeps, request: FlowRequest, flowId: string, token: string): Promise<Recovered> {
+export async function redeemRecoveryLink(
+  deps: CoreDeps,
+  request: FlowRequest,
+  flowId: string,
+  token: string,
+): Promise<Recovered> {
   const flow = await findRecoveryFlowOrThrow(deps, request.tenantId, flowId);
   const now = deps.clock.now();
   if (flow.expiresAt <= now) {
     throw await replaceExpiredRecovery(deps, request, flow, { asBrowser: true });
   }
   const stores = deps.persistence.stores;
-  await consumeLimit(deps, stores.rateLimits, request.tenantId, LIMITS.selfServiceRedeemPerIP, request.clientIP);
-  const tokens = (await stores.selfServiceRecovery.listRecoveryCodes(flow.tenantId, flow.id)).filter((code) => code.kind === "link");
+  await consumeLimit(
+    deps,
+    stores.rateLimits,
+    request.tenantId,
+    LIMITS.selfServiceRedeemPerIP,
+    request.clientIP,
+  );
+  const tokens = (await stores.selfServiceRecovery.listRecoveryCodes(flow.tenantId, flow.id)).filter(
+    (code) => code.kind === "link",
+  );
   const match = token === "" ? null : matchingSecret(deps, tokens, token);
   if (match === null || match.usedAt !== null || flow.state === "passed_challenge") {
     await recordFailure(deps, request, "link_recovery", "unknown or used token");
@@ -111,7 +163,10 @@ export async function redeemRecoveryLink(deps: CoreDeps, request: FlowRequest, f
     const message = flowExpired("recovery", match.expiresAt, now);
     throw await retryRecovery(deps, flow, "token_expired", message.text, message, { asBrowser: true });
   }
-  const outcome = await completeRecovery(deps, request, flow, match, { method: "link_recovery", asBrowser: true });
+  const outcome = await completeRecovery(deps, request, flow, match, {
+    method: "link_recovery",
+    asBrowser: true,
+  });
   if (outcome.kind !== "recovered") {
     throw new Error("a link recovery always completes or throws");
   }
@@ -119,7 +174,14 @@ export async function redeemRecoveryLink(deps: CoreDeps, request: FlowRequest, f
 }
 
 function invalidToken(deps: CoreDeps, flow: SelfServiceRecoveryFlow): Promise<RecoveryRetry> {
-  return retryRecovery(deps, flow, "token_invalid", MESSAGES.recoveryTokenInvalid.text, MESSAGES.recoveryTokenInvalid, { asBrowser: true });
+  return retryRecovery(
+    deps,
+    flow,
+    "token_invalid",
+    MESSAGES.recoveryTokenInvalid.text,
+    MESSAGES.recoveryTokenInvalid,
+    { asBrowser: true },
+  );
 }
 
 type Completion = { kind: "used" } | { kind: "completed" } | { kind: "disabled" } | Recovered;
@@ -136,20 +198,36 @@ async function completeRecovery(
   secret: RecoveryCode,
   options: { method: RecoveryMethod; asBrowser: boolean },
 ): Promise<RecoveryOutcome> {
-  const completion = await deps.persistence.transaction((stores) => completeInTransaction(deps, stores, request, flow, secret, options));
+  const completion = await deps.persistence.transaction((stores) =>
+    completeInTransaction(deps, stores, request, flow, secret, options),
+  );
   switch (completion.kind) {
     case "used":
       if (options.method === "link_recovery") throw await invalidToken(deps, flow);
       throw await retryWithReason(deps, flow, "code_used", REASONS.codeUsed);
     case "completed":
-      throw await retryRecovery(deps, flow, "already_completed", REASONS.alreadyCompleted, MESSAGES.recoveryAlreadyCompleted, {
-        asBrowser: options.asBrowser,
-      });
+      throw await retryRecovery(
+        deps,
+        flow,
+        "already_completed",
+        REASONS.alreadyCompleted,
+        MESSAGES.recoveryAlreadyCompleted,
+        {
+          asBrowser: options.asBrowser,
+        },
+      );
     case "disabled":
       await recordFailure(deps, request, options.method, "identity disabled");
-      throw await retryRecovery(deps, flow, "identity_disabled", REASONS.identityDisabled, MESSAGES.identityDisabled, {
-        asBrowser: options.asBrowser,
-      });
+      throw await retryRecovery(
+        deps,
+        flow,
+        "identity_disabled",
+        REASONS.identityDisabled,
+        MESSAGES.identityDisabled,
+        {
+          asBrowser: options.asBrowser,
+        },
+      );
     case "recovered":
       return completion;
   }
@@ -173,26 +251,43 @@ async function completeInTransaction(
   }
   const type = options.asBrowser ? "browser" : flow.type;
   const csrf = type === "browser" ? newCSRFCookie(deps.random) : null;
-  await stores.selfServiceRecovery.updateRecoveryFlow(tenantId, flow.id, { messages: [], csrfHash: csrf?.hash ?? null, userId: secret.userId });
+  await stores.selfServiceRecovery.updateRecoveryFlow(tenantId, flow.id, {
+    messages: [],
+    csrfHash: csrf?.hash ?? null,
+    userId: secret.userId,
+  });
   const user = await stores.users.findUser(tenantId, secret.userId);
   if (user === null) {
     return { kind: "used" };
   }
   // Proof of mailbox access is proof of the address; admin-made secrets prove nothing (K7).
-  if (secret.origin === "self_service" && secret.address !== null && secret.address === normalizeAddress(user.email)) {
+  if (
+    secret.origin === "self_service" &&
+    secret.address !== null &&
+    secret.address === normalizeAddress(user.email)
+  ) {
     await stores.users.updateUser(tenantId, user.id, { emailVerified: true, emailVerifiedAt: now }, now);
   }
   if (!user.isActive) {
     return { kind: "disabled" };
   }
-  const issued = await issueSession(deps, stores, { tenantId, userId: user.id, kind: type, aal: "aal1", authMethods: [options.method] });
+  const issued = await issueSession(deps, stores, {
+    tenantId,
+    userId: user.id,
+    kind: type,
+    aal: "aal1",
+    authMethods: [options.method],
+  });
   if (deps.config.recoveryRevokeSessions) {
     await stores.sessions.revokeUserSessions(tenantId, user.id, now, { exceptId: issued.session.id });
   }
   await stores.users.updateUser(tenantId, user.id, { lastLogin: now }, now);
   const audit = { ...request.audit, actor: { pk: user.id, username: user.username, email: user.email } };
   await recordEvent(deps, stores.events, audit, "login", { auth_method: options.method });
-  await recordEvent(deps, stores.events, audit, "recovery_succeeded", { method: options.method, flow_id: flow.id });
+  await recordEvent(deps, stores.events, audit, "recovery_succeeded", {
+    method: options.method,
+    flow_id: flow.id,
+  });
   const skipSettings = requestURLParam(flow.requestURL, "skip_settings") === "true";
   const settingsFlow = skipSettings
     ? null
@@ -205,6 +300,20 @@ async function completeInTransaction(
         csrfHash: csrf?.hash ?? null,
         messages: [recovered(new Date(issued.session.authenticatedAt.getTime() + PRIVILEGED_MS), now)],
       });
-  const passed: SelfServiceRecoveryFlow = { ...flow, type, state: "passed_challenge", messages: [], csrfHash: csrf?.hash ?? null, userId: user.id };
-  return { kind: "recovered", flow: passed, user, issued, settingsFlow, csrfCookie: csrf?.cookieValue ?? null };
+  const passed: SelfServiceRecoveryFlow = {
+    ...flow,
+    type,
+    state: "passed_challenge",
+    messages: [],
+    csrfHash: csrf?.hash ?? null,
+    userId: user.id,
+  };
+  return {
+    kind: "recovered",
+    flow: passed,
+    user,
+    issued,
+    settingsFlow,
+    csrfCookie: csrf?.cookieValue ?? null,
+  };
 }

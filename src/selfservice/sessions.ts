@@ -14,7 +14,11 @@ import type { Audit } from "../events/service.js";
  */
 
 /** The live session behind a cookie value or session token, if its identity is active; null otherwise. */
-export async function signedInBy(deps: Pick<CoreDeps, "clock" | "config" | "persistence">, tenantId: string, token: string): Promise<SignedIn | null> {
+export async function signedInBy(
+  deps: Pick<CoreDeps, "clock" | "config" | "persistence">,
+  tenantId: string,
+  token: string,
+): Promise<SignedIn | null> {
   if (token === "" || token.length > 256) {
     return null;
   }
@@ -29,7 +33,11 @@ export async function signedInBy(deps: Pick<CoreDeps, "clock" | "config" | "pers
 }
 
 /** Which second factors the identity has set up: confirmed TOTP devices, unused backup codes. */
-export async function secondFactorsOf(stores: Stores, tenantId: string, userId: number): Promise<SecondFactors> {
+export async function secondFactorsOf(
+  stores: Stores,
+  tenantId: string,
+  userId: number,
+): Promise<SecondFactors> {
   const factors = await userSecondFactors(stores, tenantId, userId);
   return { totp: factors.totp.length > 0, lookupSecret: factors.backupCodes.length > 0 };
 }

@@ -2,8 +2,23 @@ import type { CoreDeps } from "../deps.js";
 import type { Stores } from "../db/stores.js";
 import { recordEvent } from "../events/service.js";
 import { checkPasswordPolicy, hashPassword, PASSWORD_UNCHANGED, verifyPassword } from "../users/passwords.js";
-import { FlowExpired, FlowNotFound, IdentityMismatch, SecondFactorRequired, SessionRefreshRequired, SessionRequired } from "./errors.js";
-import { checkFlowCSRF, csrfCookieMatches, FLOW_LIFETIME_MS, type FlowRequest, PRIVILEGED_MS, replacementCSRF, type SignedIn } from "./flows.js";
+import {
+  FlowExpired,
+  FlowNotFound,
+  IdentityMismatch,
+  SecondFactorRequired,
+  SessionRefreshRequired,
+  SessionRequired,
+} from "./errors.js";
+import {
+  checkFlowCSRF,
+  csrfCookieMatches,
+  FLOW_LIFETIME_MS,
+  type FlowRequest,
+  PRIVILEGED_MS,
+  replacementCSRF,
+  type SignedIn,
+} from "./flows.js";
 import { flowExpired, MESSAGES, passwordViolation, propertyMissing } from "./messages.js";
 import { needsSecondFactor, privilegedUntil } from "./sessions.js";
 import type { FlowMessage, FlowType, SettingsFlow } from "./store.js";
@@ -33,7 +48,15 @@ export interface SettingsOutcome {
 export async function createSettingsFlow(
   deps: Pick<CoreDeps, "clock" | "random">,
   stores: Stores,
-  input: { tenantId: string; userId: number; type: FlowType; requestURL: string; returnTo: string | null; csrfHash: string | null; messages: FlowMessage[] },
+  input: {
+    tenantId: string;
+    userId: number;
+    type: FlowType;
+    requestURL: string;
+    returnTo: string | null;
+    csrfHash: string | null;
+    messages: FlowMessage[];
+  },
 ): Promise<SettingsFlow> {
   const now = deps.clock.now();
   const flow: SettingsFlow = {
@@ -95,7 +118,11 @@ async function findFlow(deps: CoreDeps, tenantId: string, id: string): Promise<S
  * `GET /self-service/settings/flows`: the flow, if it belongs to the signed-in identity and (browser
  * flows) to this browser. An expired flow is returned too: the caller answers 410 with its details.
  */
-export async function readSettingsFlow(deps: CoreDeps, request: FlowRequest, id: string): Promise<{ flow: SettingsFlow; user: User }> {
+export async function readSettingsFlow(
+  deps: CoreDeps,
+  request: FlowRequest,
+  id: string,
+): Promise<{ flow: SettingsFlow; user: User }> {
   const flow = await findFlow(deps, request.tenantId, id);
   const signedIn = await signedInFully(deps, request);
   if (flow.userId !== signedIn.user.id) {
@@ -108,7 +135,11 @@ export async function readSettingsFlow(deps: CoreDeps, request: FlowRequest, id:
 }
 
 /** A fresh flow replacing an expired one, saying so (4050001). */
-async function replaceExpired(deps: CoreDeps, request: FlowRequest, flow: SettingsFlow): Promise<FlowExpired> {
+async function replaceExpired(
+  deps: CoreDeps,
+  request: FlowRequest,
+  flow: SettingsFlow,
+): Promise<FlowExpired> {
   const now = deps.clock.now();
   const csrf = flow.type === "browser" ? replacementCSRF(deps, request) : { hash: null, csrfCookie: null };
   const fresh = await createSettingsFlow(deps, deps.persistence.stores, {
@@ -123,7 +154,12 @@ async function replaceExpired(deps: CoreDeps, request: FlowRequest, flow: Settin
   return new FlowExpired("settings", flow.expiresAt, { flow: fresh, csrfCookie: csrf.csrfCookie });
 }
 
-async function refuse(deps: CoreDeps, flow: SettingsFlow, user: User, message: FlowMessage): Promise<SettingsOutcome> {
+async function refuse(
+  deps: CoreDeps,
+  flow: SettingsFlow,
+  user: User,
+  message: FlowMessage,
+): Promise<SettingsOutcome> {
   const messages = [message];
   await deps.persistence.stores.settingsFlows.updateSettingsFlow(flow.tenantId, flow.id, { messages });
   return { flow: { ...flow, messages }, user, status: 400 };
@@ -134,7 +170,12 @@ async function refuse(deps: CoreDeps, flow: SettingsFlow, user: User, message: F
  * and AAL, expiry, CSRF, privilege, then the password rules. Success stores the hash and records
  * `password_set`; other sessions are left alone.
  */
-export async function submitSettingsFlow(deps: CoreDeps, request: FlowRequest, id: string, body: SettingsBody): Promise<SettingsOutcome> {
+export async function submitSettingsFlow(
+  deps: CoreDeps,
+  request: FlowRequest,
+  id: string,
+  body: SettingsBody,
+): Promise<SettingsOutcome> {
   const flow = await findFlow(deps, request.tenantId, id);
   const signedIn = await signedInFully(deps, request);
   if (flow.userId !== signedIn.user.id) {
@@ -151,9 +192,17 @@ export async function submitSettingsFlow(deps: CoreDeps, request: FlowRequest, i
   if (body.method !== "password") {
     return refuse(deps, flow, signedIn.user, MESSAGES.settingsNoStrategy);
   }
-  const violation = checkPasswordPolicy(body.password, signedIn.user.email !== "" ? signedIn.user.email : signedIn.user.username);
+  const violation = checkPasswordPolicy(
+    body.password,
+    signedIn.user.email !== "" ? signedIn.user.email : signedIn.user.username,
+  );
   if (violation !== null) {
-    return refuse(deps, flow, signedIn.user, violation.id === 4000002 ? propertyMissing("password") : passwordViolation(violation));
+    return refuse(
+      deps,
+      flow,
+      signedIn.user,
+      violation.id === 4000002 ? propertyMissing("password") : passwordViolation(violation),
+    );
   }
   const stores = deps.persistence.stores;
   const current = await stores.users.passwordHash(request.tenantId, signedIn.user.id);

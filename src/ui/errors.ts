@@ -20,8 +20,14 @@ function error(id: number, text: string): Message {
 const TEXTS: Record<string, Message> = {
   security_csrf_violation: MESSAGES.csrfViolation,
   too_many_requests: MESSAGES.tooManyAttempts,
-  self_service_flow_return_to_forbidden: error(4901001, "The page you were to return to afterwards is not allowed. Please start again."),
-  not_found: error(4901002, "This request could not be found. It may have been completed already. Please start again."),
+  self_service_flow_return_to_forbidden: error(
+    4901001,
+    "The page you were to return to afterwards is not allowed. Please start again.",
+  ),
+  not_found: error(
+    4901002,
+    "This request could not be found. It may have been completed already. Please start again.",
+  ),
   bad_request: error(4901003, "This request could not be completed. Please start again."),
   unauthorized: error(4901004, "You are not signed in, or your session has ended. Please sign in again."),
   gone: error(4901005, "This request has expired. Please start again."),
@@ -47,9 +53,18 @@ export function errorKey(kratos: KratosError): string {
 }
 
 /** The error page for `key` (unknown keys get the generic text). */
-export function errorPage(deps: Pick<AppDeps, "config">, publicURL: string, key: string): ReturnType<typeof layout> {
+export function errorPage(
+  deps: Pick<AppDeps, "config">,
+  publicURL: string,
+  key: string,
+): ReturnType<typeof layout> {
   const message = TEXTS[key] ?? TEXTS["bad_request"]!;
-  const title = key === "too_many_requests" ? LABELS.tooManyTitle : key === "security_csrf_violation" ? LABELS.forbiddenTitle : LABELS.errorTitle;
+  const title =
+    key === "too_many_requests"
+      ? LABELS.tooManyTitle
+      : key === "security_csrf_violation"
+        ? LABELS.forbiddenTitle
+        : LABELS.errorTitle;
   return layout({
     title,
     brand: deps.config.brandTitle,
@@ -60,7 +75,12 @@ export function errorPage(deps: Pick<AppDeps, "config">, publicURL: string, key:
 }
 
 /** Sends the error page directly (a rate limit keeps its status and Retry-After this way). */
-export function sendErrorPage(deps: AppDeps, reply: FastifyReply, key: string, options: { status: number; retryAfterSeconds?: number | null }): FastifyReply {
+export function sendErrorPage(
+  deps: AppDeps,
+  reply: FastifyReply,
+  key: string,
+  options: { status: number; retryAfterSeconds?: number | null },
+): FastifyReply {
   const publicURL = reply.request.selfService.publicURL ?? deps.config.publicURL.href.replace(/\/+$/, "");
   reply.headers(SECURITY_HEADERS).header("cache-control", "no-store");
   if (options.retryAfterSeconds !== undefined && options.retryAfterSeconds !== null) {

@@ -6,13 +6,26 @@ import { setSecurityHeaders, sendPage } from "../pages/steps.js";
 import { csrfCookieMatches } from "../selfservice/flows.js";
 import { flowMessages, loginNodes, recoveryNodes, settingsNodes } from "../selfservice/nodes.js";
 import { secondFactorsOf } from "../selfservice/sessions.js";
-import { FlowNotFound, IdentityMismatch, SecondFactorRequired, SessionRequired } from "../selfservice/errors.js";
+import {
+  FlowNotFound,
+  IdentityMismatch,
+  SecondFactorRequired,
+  SessionRequired,
+} from "../selfservice/errors.js";
 import { readSettingsFlow } from "../selfservice/settings.js";
-import { currentCSRFCookie, flowIdParam, flowRequestOf, maskedCSRFToken, publicURLOf, queryParam } from "../api/kratos/flows.http.js";
+import {
+  currentCSRFCookie,
+  flowIdParam,
+  flowRequestOf,
+  maskedCSRFToken,
+  publicURLOf,
+  queryParam,
+} from "../api/kratos/flows.http.js";
 import { stepUpURL } from "../api/kratos/flows.errors.js";
 import { errorKey, errorPage, sendErrorPage } from "./errors.js";
 import { stepUpPages } from "./stepup.js";
-import { flowPage, signedInAs, UI_LABELS } from "./views.js";
+import { signedInAs } from "../pages/text.js";
+import { flowPage, UI_LABELS } from "./views.js";
 
 /**
  * Rekey's pages for the self-service flows (kratos.md §2.1): `/ui/recovery`, `/ui/settings`,
@@ -30,18 +43,33 @@ function refused(deps: AppDeps, reply: FastifyReply, publicURL: string): Fastify
   return sendPage(reply, 403, errorPage(deps, publicURL, "security_csrf_violation"));
 }
 
-async function recoveryPage(deps: AppDeps, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+async function recoveryPage(
+  deps: AppDeps,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): Promise<FastifyReply> {
   const publicURL = await publicURLOf(deps, request);
   const init = `${publicURL}/self-service/recovery/browser`;
   const id = flowIdParam(request, "flow");
-  const flow = id === null ? null : await deps.persistence.stores.selfServiceRecovery.findRecoveryFlow(request.tenant.id, id);
+  const flow =
+    id === null
+      ? null
+      : await deps.persistence.stores.selfServiceRecovery.findRecoveryFlow(request.tenant.id, id);
   if (flow === null || flow.expiresAt <= deps.clock.now()) {
     return restart(reply, flow?.returnTo ? `${init}?return_to=${encodeURIComponent(flow.returnTo)}` : init);
   }
-  if (flow.type === "browser" && flow.origin !== "admin" && !csrfCookieMatches(flow.csrfHash, currentCSRFCookie(request))) {
+  if (
+    flow.type === "browser" &&
+    flow.origin !== "admin" &&
+    !csrfCookieMatches(flow.csrfHash, currentCSRFCookie(request))
+  ) {
     return refused(deps, reply, publicURL);
   }
-  const nodes = recoveryNodes(flow, flow.type === "api" ? "" : maskedCSRFToken(deps, request), deps.config.recoveryCodeLength);
+  const nodes = recoveryNodes(
+    flow,
+    flow.type === "api" ? "" : maskedCSRFToken(deps, request),
+    deps.config.recoveryCodeLength,
+  );
   return sendPage(
     reply,
     200,
@@ -56,7 +84,11 @@ async function recoveryPage(deps: AppDeps, request: FastifyRequest, reply: Fasti
   );
 }
 
-async function settingsPage(deps: AppDeps, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+async function settingsPage(
+  deps: AppDeps,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): Promise<FastifyReply> {
   const context = await flowRequestOf(deps, request);
   const publicURL = context.publicURL;
   const id = flowIdParam(request, "flow");
@@ -84,8 +116,10 @@ async function settingsPage(deps: AppDeps, request: FastifyRequest, reply: Fasti
   } catch (error) {
     if (error instanceof FlowNotFound) return restart(reply, `${publicURL}/self-service/settings/browser`);
     if (error instanceof SessionRequired) return restart(reply, `${publicURL}/ui/recovery`);
-    if (error instanceof SecondFactorRequired) return restart(reply, stepUpURL(publicURL, `${publicURL}/ui/settings?flow=${id}`));
-    if (error instanceof IdentityMismatch || error instanceof CSRFViolation) return refused(deps, reply, publicURL);
+    if (error instanceof SecondFactorRequired)
+      return restart(reply, stepUpURL(publicURL, `${publicURL}/ui/settings?flow=${id}`));
+    if (error instanceof IdentityMismatch || error instanceof CSRFViolation)
+      return refused(deps, reply, publicURL);
     throw error;
   }
 }
@@ -94,7 +128,8 @@ async function loginPage(deps: AppDeps, request: FastifyRequest, reply: FastifyR
   const context = await flowRequestOf(deps, request);
   const publicURL = context.publicURL;
   const id = flowIdParam(request, "flow");
-  const flow = id === null ? null : await deps.persistence.stores.loginFlows.findLoginFlow(request.tenant.id, id);
+  const flow =
+    id === null ? null : await deps.persistence.stores.loginFlows.findLoginFlow(request.tenant.id, id);
   if (flow === null || flow.expiresAt <= deps.clock.now()) {
     const query = new URLSearchParams();
     for (const name of ["refresh", "return_to"]) {
@@ -135,7 +170,10 @@ export function uiPages(deps: AppDeps) {
         return sendErrorPage(deps, reply, "security_csrf_violation", { status: 403 });
       }
       if (error instanceof RateLimited) {
-        return sendErrorPage(deps, reply, "too_many_requests", { status: 429, retryAfterSeconds: error.retryAfterSeconds });
+        return sendErrorPage(deps, reply, "too_many_requests", {
+          status: 429,
+          retryAfterSeconds: error.retryAfterSeconds,
+        });
       }
       if (error instanceof KratosError && error.status < 500) {
         return sendErrorPage(deps, reply, errorKey(error), { status: error.status });

@@ -1,6 +1,12 @@
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { AppDeps } from "../app.js";
-import { decodeBody, flowRequestOf, publicURLOf, queryParam, SESSION_COOKIE } from "../api/kratos/flows.http.js";
+import {
+  decodeBody,
+  flowRequestOf,
+  publicURLOf,
+  queryParam,
+  SESSION_COOKIE,
+} from "../api/kratos/flows.http.js";
 import { clearCookie } from "../pages/cookies.js";
 import { assertCSRFToken, CSRF_COOKIE, issueCSRFToken } from "../pages/csrf.js";
 import { sendPage } from "../pages/steps.js";
@@ -26,10 +32,19 @@ async function browserSession(deps: AppDeps, request: FastifyRequest): Promise<S
 }
 
 function returnToOf(deps: AppDeps, request: FastifyRequest, publicURL: string): string {
-  return resolveReturnTo(publicURL, deps.config.allowedReturnURLs, queryParam(request, "return_to")) ?? `${publicURL}/ui/settings`;
+  return (
+    resolveReturnTo(publicURL, deps.config.allowedReturnURLs, queryParam(request, "return_to")) ??
+    `${publicURL}/ui/settings`
+  );
 }
 
-function render(deps: AppDeps, request: FastifyRequest, reply: FastifyReply, publicURL: string, messages: Message[]): FastifyReply {
+function render(
+  deps: AppDeps,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  publicURL: string,
+  messages: Message[],
+): FastifyReply {
   const returnTo = returnToOf(deps, request, publicURL);
   const action = `${publicURL}/ui/login?aal=aal2&return_to=${encodeURIComponent(returnTo)}`;
   const csrfToken = issueCSRFToken(deps, request, reply);
@@ -66,7 +81,11 @@ async function submit(deps: AppDeps, request: FastifyRequest, reply: FastifyRepl
     return reply.redirect(returnToOf(deps, request, publicURL), 303);
   }
   const stores = deps.persistence.stores;
-  const { count } = await stores.rateLimits.hit(`stepup_failures:${signedIn.session.id}`, FAILURE_WINDOW_MS, deps.clock.now());
+  const { count } = await stores.rateLimits.hit(
+    `stepup_failures:${signedIn.session.id}`,
+    FAILURE_WINDOW_MS,
+    deps.clock.now(),
+  );
   if (count >= MAX_FAILURES) {
     await stores.sessions.revokeSession(request.tenant.id, signedIn.session.id, deps.clock.now());
     clearCookie(reply, deps.config, SESSION_COOKIE);

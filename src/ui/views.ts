@@ -53,7 +53,9 @@ export interface FlowPageView {
 
 /** A page showing one flow. */
 export function flowPage(view: FlowPageView): HTML {
-  const links = (view.links ?? []).map((entry) => html`<p class="links"><a href="${entry.href}">${entry.label.text}</a></p>`);
+  const links = (view.links ?? []).map(
+    (entry) => html`<p class="links"><a href="${entry.href}">${entry.label.text}</a></p>`,
+  );
   return layout({
     title: view.title,
     brand: view.brand,
@@ -70,19 +72,23 @@ export const UI_LABELS = {
   forgotPassword: PAGE_LABELS.forgotPassword,
   backToSignIn: PAGE_LABELS.backToSignIn,
   secondFactorTitle: { id: 1901001, type: "info", text: "Confirm it is you" } as Message,
-  codeOrBackup: { id: 1901002, type: "info", text: "Enter a code from your authenticator app, or one of your backup codes." } as Message,
+  codeOrBackup: {
+    id: 1901002,
+    type: "info",
+    text: "Enter a code from your authenticator app, or one of your backup codes.",
+  } as Message,
   backupCode: { id: 1010010, type: "info", text: "Backup recovery code" } as Message,
   authenticationCode: PAGE_LABELS.authenticationCode,
   continue: PAGE_LABELS.continue,
 } as const;
 
-/** "Signed in as …". */
-export function signedInAs(name: string): Message {
-  return { id: 1901003, type: "info", text: `Signed in as ${name}` };
-}
-
 /** The step-up form (kratos.md §3.6.4): an authenticator code or a backup code. */
-export function stepUpPage(view: { brand: string; action: string; csrfToken: string; messages: readonly Message[] }): HTML {
+export function stepUpPage(view: {
+  brand: string;
+  action: string;
+  csrfToken: string;
+  messages: readonly Message[];
+}): HTML {
   return layout({
     title: UI_LABELS.secondFactorTitle,
     brand: view.brand,

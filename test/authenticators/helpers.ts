@@ -115,9 +115,7 @@ export const HOST_B = "b.example.com";
  * Tenant B at HOST_B with a superuser `akadmin` and its api key, written through the stores (a new
  * tenant has no one to call its API yet). Calls with `call` go to tenant B.
  */
-export async function tenantB(
-  rekey: TestApp,
-): Promise<{
+export async function tenantB(rekey: TestApp): Promise<{
   tenantId: string;
   call: (method: string, url: string, body?: unknown) => Promise<LightMyRequestResponse>;
 }> {

@@ -3,7 +3,7 @@ import { describe, test } from "node:test";
 import { fixedClock } from "../../src/clock.js";
 import { verifyPassword } from "../../src/users/passwords.js";
 import { createUser, type TestApp, testApp } from "../support/app.js";
-import { DIALECTS } from "../support/databases.js";
+import { DIALECTS, noPostgres } from "../support/databases.js";
 import {
   assertKratosError,
   badRequest,
@@ -250,3 +250,27 @@ for (const dialect of DIALECTS) {
     });
   });
 }
+
+describe("POST /admin/identities under concurrency", () => {
+  test("of 10 concurrent creates of one email in different cases on PostgreSQL, exactly one succeeds", {
+    skip: noPostgres,
+  }, async (t) => {
+    const rekey = await testApp(t, "postgres");
+    const emails = [
+      "jane@example.com",
+      "JANE@example.com",
+      "Jane@Example.com",
+      "jAne@example.com",
+      "janE@example.COM",
+    ];
+    const responses = await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        rekey.api("POST", "/admin/identities", { traits: { email: emails[i % emails.length] } }),
+      ),
+    );
+    const statuses = responses.map((response) => response.statusCode).sort();
+    assert.deepEqual(statuses, [201, 409, 409, 409, 409, 409, 409, 409, 409, 409]);
+    const listed = await rekey.api("GET", "/admin/identities?credentials_identifier=jane@example.com");
+    assert.equal((listed.json() as JSONBody[]).length, 1);
+  });
+});

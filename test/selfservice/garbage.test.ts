@@ -3,7 +3,14 @@ import { describe, test } from "node:test";
 import fc from "fast-check";
 import type { LightMyRequestResponse } from "fastify";
 import { DIALECTS } from "../support/databases.js";
-import { adminCodeFlow, createIdentity, harness, KratosClient, startLogin, startRecovery } from "./helpers.js";
+import {
+  adminCodeFlow,
+  createIdentity,
+  harness,
+  KratosClient,
+  startLogin,
+  startRecovery,
+} from "./helpers.js";
 
 const GET_ROUTES = [
   "/self-service/recovery/browser",
@@ -52,7 +59,10 @@ for (const dialect of DIALECTS) {
   describe(`public Kratos routes under garbage on ${dialect}`, () => {
     test("arbitrary queries, flow ids, headers and bodies never cause a 5xx", async (t) => {
       const { rekey } = await harness(t, dialect);
-      const jane = await createIdentity(rekey, "jane", { email: "jane@example.com", password: "correct-horse-battery-1" });
+      const jane = await createIdentity(rekey, "jane", {
+        email: "jane@example.com",
+        password: "correct-horse-battery-1",
+      });
       const spa = new KratosClient(rekey, "spa");
       const api = new KratosClient(rekey, "api");
       const ids = [
@@ -79,12 +89,37 @@ for (const dialect of DIALECTS) {
         { requiredKeys: [] },
       );
       const fields = fc.dictionary(
-        fc.constantFrom("method", "email", "code", "csrf_token", "password", "identifier", "totp_code", "lookup_secret", "transient_payload", "transient_payload.a", "__proto__", "a.b.c", "token"),
-        fc.oneof(fc.string({ maxLength: 30 }), fc.jsonValue({ maxDepth: 2 }), fc.constantFrom("code", "password", "link", "totp", "jane@example.com")),
+        fc.constantFrom(
+          "method",
+          "email",
+          "code",
+          "csrf_token",
+          "password",
+          "identifier",
+          "totp_code",
+          "lookup_secret",
+          "transient_payload",
+          "transient_payload.a",
+          "__proto__",
+          "a.b.c",
+          "token",
+        ),
+        fc.oneof(
+          fc.string({ maxLength: 30 }),
+          fc.jsonValue({ maxDepth: 2 }),
+          fc.constantFrom("code", "password", "link", "totp", "jane@example.com"),
+        ),
       );
       const body = fc.oneof(
         fields.map((value) => JSON.stringify(value)),
-        fields.map((value) => new URLSearchParams(Object.entries(value).map(([k, v]): [string, string] => [k, typeof v === "string" ? v : JSON.stringify(v)])).toString()),
+        fields.map((value) =>
+          new URLSearchParams(
+            Object.entries(value).map(([k, v]): [string, string] => [
+              k,
+              typeof v === "string" ? v : JSON.stringify(v),
+            ]),
+          ).toString(),
+        ),
         fc.jsonValue().map((value) => JSON.stringify(value)),
         fc.string({ maxLength: 200 }),
       );
@@ -110,19 +145,36 @@ for (const dialect of DIALECTS) {
       );
 
       await fc.assert(
-        fc.asyncProperty(fc.constantFrom(...POST_ROUTES), query, headers, fc.constantFrom(...CONTENT_TYPES), body, async (route, params, extra, type, payload) => {
-          const search = new URLSearchParams(params as Record<string, string>).toString();
-          const url = `${route}${search === "" ? "" : `?${search}`}`;
-          const requestHeaders = dropEmpty({ ...extra, "content-type": type });
-          const response = await rekey.app.inject({ method: "POST", url, headers: requestHeaders, payload });
-          assertClientError(response, `POST ${url} (${type}) ${payload.slice(0, 80)}`);
-        }),
+        fc.asyncProperty(
+          fc.constantFrom(...POST_ROUTES),
+          query,
+          headers,
+          fc.constantFrom(...CONTENT_TYPES),
+          body,
+          async (route, params, extra, type, payload) => {
+            const search = new URLSearchParams(params as Record<string, string>).toString();
+            const url = `${route}${search === "" ? "" : `?${search}`}`;
+            const requestHeaders = dropEmpty({ ...extra, "content-type": type });
+            const response = await rekey.app.inject({
+              method: "POST",
+              url,
+              headers: requestHeaders,
+              payload,
+            });
+            assertClientError(response, `POST ${url} (${type}) ${payload.slice(0, 80)}`);
+          },
+        ),
         { numRuns: 250 },
       );
 
       await fc.assert(
         fc.asyncProperty(fc.constantFrom(...CONTENT_TYPES), body, async (type, payload) => {
-          const response = await rekey.app.inject({ method: "DELETE", url: "/self-service/logout/api", headers: dropEmpty({ "content-type": type }), payload });
+          const response = await rekey.app.inject({
+            method: "DELETE",
+            url: "/self-service/logout/api",
+            headers: dropEmpty({ "content-type": type }),
+            payload,
+          });
           assertClientError(response, `DELETE logout (${type}) ${payload.slice(0, 80)}`);
         }),
         { numRuns: 60 },

@@ -30,9 +30,16 @@ export interface Harness {
 }
 
 /** The real app with a real SMTP sink and a courier the test runs by hand. */
-export async function harness(t: TestContext, dialect: Dialect, options?: { env?: Record<string, string>; clock?: Clock }): Promise<Harness> {
+export async function harness(
+  t: TestContext,
+  dialect: Dialect,
+  options?: { env?: Record<string, string>; clock?: Clock },
+): Promise<Harness> {
   const smtp = await startSMTPSink(t);
-  const rekey = await testApp(t, dialect, { clock: options?.clock, env: { REKEY_SMTP_URL: smtp.url, REKEY_EMAIL_FROM: "rekey@example.com", ...options?.env } });
+  const rekey = await testApp(t, dialect, {
+    clock: options?.clock,
+    env: { REKEY_SMTP_URL: smtp.url, REKEY_EMAIL_FROM: "rekey@example.com", ...options?.env },
+  });
   const courier = startCourier(rekey.deps, pino({ level: "silent" }), { pollMs: 0, backoffMs: 1000 });
   t.after(() => courier.stop());
   async function mails(): Promise<ReceivedMail[]> {
@@ -58,10 +65,16 @@ export async function harness(t: TestContext, dialect: Dialect, options?: { env?
 }
 
 /** A user with an email and (optionally) a password; returns its pk and uuid. */
-export async function createIdentity(rekey: TestApp, username: string, options?: { email?: string; password?: string }): Promise<{ pk: number; uuid: string }> {
+export async function createIdentity(
+  rekey: TestApp,
+  username: string,
+  options?: { email?: string; password?: string },
+): Promise<{ pk: number; uuid: string }> {
   const pk = await createUser(rekey, username, { email: options?.email ?? `${username}@example.com` });
   if (options?.password !== undefined) {
-    const response = await rekey.api("POST", `/api/v3/core/users/${pk}/set_password/`, { password: options.password });
+    const response = await rekey.api("POST", `/api/v3/core/users/${pk}/set_password/`, {
+      password: options.password,
+    });
     assert.equal(response.statusCode, 204, response.body);
   }
   const user = await rekey.api("GET", `/api/v3/core/users/${pk}/`);
@@ -100,7 +113,10 @@ export class KratosClient {
 
   async send(method: string, url: string, options?: SendOptions): Promise<LightMyRequestResponse> {
     const headers: Record<string, string> = {
-      accept: this.mode === "browser" ? "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8" : "application/json",
+      accept:
+        this.mode === "browser"
+          ? "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+          : "application/json",
       "user-agent": `rekey-${this.mode}-tests`,
     };
     if (this.mode !== "api" && this.cookies.size > 0) {
@@ -116,9 +132,21 @@ export class KratosClient {
       payload = new URLSearchParams(options.form).toString();
     }
     Object.assign(headers, options?.headers);
-    const response = await this.rekey.app.inject({ method: method as "GET", url: url.startsWith("http") ? local(url) : url, headers, payload, remoteAddress: this.remoteAddress });
-    for (const cookie of response.cookies as { name: string; value: string; maxAge?: number; expires?: Date }[]) {
-      const expired = cookie.maxAge === 0 || (cookie.expires !== undefined && cookie.expires.getTime() <= Date.now());
+    const response = await this.rekey.app.inject({
+      method: method as "GET",
+      url: url.startsWith("http") ? local(url) : url,
+      headers,
+      payload,
+      remoteAddress: this.remoteAddress,
+    });
+    for (const cookie of response.cookies as {
+      name: string;
+      value: string;
+      maxAge?: number;
+      expires?: Date;
+    }[]) {
+      const expired =
+        cookie.maxAge === 0 || (cookie.expires !== undefined && cookie.expires.getTime() <= Date.now());
       if (expired || cookie.value === "") this.cookies.delete(cookie.name);
       else this.cookies.set(cookie.name, cookie.value);
     }
@@ -157,8 +185,14 @@ export async function startRecovery(client: KratosClient, query = ""): Promise<R
 }
 
 /** GET /self-service/<kind>/flows?id= with the client's cookies, as JSON. */
-export async function fetchFlow(client: KratosClient, kind: "recovery" | "settings" | "login", id: string): Promise<Record<string, any>> {
-  const response = await client.send("GET", `/self-service/${kind}/flows?id=${id}`, { headers: { accept: "application/json" } });
+export async function fetchFlow(
+  client: KratosClient,
+  kind: "recovery" | "settings" | "login",
+  id: string,
+): Promise<Record<string, any>> {
+  const response = await client.send("GET", `/self-service/${kind}/flows?id=${id}`, {
+    headers: { accept: "application/json" },
+  });
   assert.equal(response.statusCode, 200, response.body);
   return response.json();
 }
@@ -170,7 +204,11 @@ export function csrfOf(flow: Record<string, any>): string {
 }
 
 /** The flow the client sees after a submission: JSON as answered, or (browser) the flow behind the redirect. */
-export async function flowAfter(client: KratosClient, response: LightMyRequestResponse, kind: "recovery" | "settings" | "login" = "recovery"): Promise<Record<string, any>> {
+export async function flowAfter(
+  client: KratosClient,
+  response: LightMyRequestResponse,
+  kind: "recovery" | "settings" | "login" = "recovery",
+): Promise<Record<string, any>> {
   if (client.mode !== "browser") return response.json();
   assert.equal(response.statusCode, 303, response.body);
   const location = new URL(String(response.headers["location"]));
@@ -179,12 +217,21 @@ export async function flowAfter(client: KratosClient, response: LightMyRequestRe
 }
 
 /** Submits an address to a recovery flow. */
-export async function submitEmail(client: KratosClient, flow: Record<string, any>, email: string, extra?: Record<string, unknown>): Promise<LightMyRequestResponse> {
+export async function submitEmail(
+  client: KratosClient,
+  flow: Record<string, any>,
+  email: string,
+  extra?: Record<string, unknown>,
+): Promise<LightMyRequestResponse> {
   return client.submit(flow.ui.action, { method: "code", email, csrf_token: csrfOf(flow), ...extra });
 }
 
 /** Submits a code to a recovery flow. */
-export async function submitCode(client: KratosClient, flow: Record<string, any>, code: string): Promise<LightMyRequestResponse> {
+export async function submitCode(
+  client: KratosClient,
+  flow: Record<string, any>,
+  code: string,
+): Promise<LightMyRequestResponse> {
   return client.submit(flow.ui.action, { method: "code", code, csrf_token: csrfOf(flow) });
 }
 
@@ -199,7 +246,9 @@ export async function defaultTenantId(rekey: TestApp): Promise<string> {
 
 /** Starts a login flow for the client's kind and returns the flow JSON. */
 export async function startLogin(client: KratosClient, query = ""): Promise<Record<string, any>> {
-  const response = await client.get(`/self-service/login/${client.mode === "api" ? "api" : "browser"}${query}`);
+  const response = await client.get(
+    `/self-service/login/${client.mode === "api" ? "api" : "browser"}${query}`,
+  );
   if (client.mode !== "browser") {
     assert.equal(response.statusCode, 200, response.body);
     return response.json();
@@ -209,9 +258,18 @@ export async function startLogin(client: KratosClient, query = ""): Promise<Reco
 }
 
 /** Signs the client in through a login flow with the password method; API clients keep the token. */
-export async function signInWithPassword(client: KratosClient, identifier: string, password: string): Promise<LightMyRequestResponse> {
+export async function signInWithPassword(
+  client: KratosClient,
+  identifier: string,
+  password: string,
+): Promise<LightMyRequestResponse> {
   const flow = await startLogin(client);
-  const response = await client.submit(flow.ui.action, { method: "password", identifier, password, csrf_token: csrfOf(flow) });
+  const response = await client.submit(flow.ui.action, {
+    method: "password",
+    identifier,
+    password,
+    csrf_token: csrfOf(flow),
+  });
   if (client.mode === "browser") {
     assert.equal(response.statusCode, 303, response.body);
   } else {
@@ -254,22 +312,41 @@ export async function adminCodeFlow(
     issuedAt: now,
     expiresAt,
   });
-  const codeExpiresAt = options?.codeExpiresInMs === undefined ? expiresAt : new Date(now.getTime() + options.codeExpiresInMs);
+  const codeExpiresAt =
+    options?.codeExpiresInMs === undefined ? expiresAt : new Date(now.getTime() + options.codeExpiresInMs);
   await stores.selfServiceRecovery.createRecoveryCode(
-    { id: rekey.deps.random.uuid(), tenantId, flowId, userId: userPk, kind: "code", origin: "admin", secretHMAC: rekey.deps.codeHMAC.digest(code), address: null, expiresAt: codeExpiresAt, usedAt: null },
+    {
+      id: rekey.deps.random.uuid(),
+      tenantId,
+      flowId,
+      userId: userPk,
+      kind: "code",
+      origin: "admin",
+      secretHMAC: rekey.deps.codeHMAC.digest(code),
+      address: null,
+      expiresAt: codeExpiresAt,
+      usedAt: null,
+    },
     now,
   );
   return { flowId, code, link: `${P}/ui/recovery?flow=${flowId}` };
 }
 
 /** A flow as `POST /admin/recovery/link` makes it (§3.3): a browser flow in `choose_method` with a link token. */
-export async function adminLinkFlow(rekey: TestApp, userPk: number, options?: { expiresInMs?: number }): Promise<{ flowId: string; token: string; link: string }> {
+export async function adminLinkFlow(
+  rekey: TestApp,
+  userPk: number,
+  options?: { expiresInMs?: number },
+): Promise<{ flowId: string; token: string; link: string }> {
   const stores = rekey.deps.persistence.stores;
   const tenantId = await defaultTenantId(rekey);
   const now = rekey.deps.clock.now();
   const expiresAt = new Date(now.getTime() + (options?.expiresInMs ?? 3_600_000));
   const flowId = rekey.deps.random.uuid();
-  const token = rekey.deps.random.string(32, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789");
+  const token = rekey.deps.random.string(
+    32,
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789",
+  );
   await stores.selfServiceRecovery.createRecoveryFlow({
     id: flowId,
     tenantId,
@@ -289,7 +366,18 @@ export async function adminLinkFlow(rekey: TestApp, userPk: number, options?: { 
     expiresAt,
   });
   await stores.selfServiceRecovery.createRecoveryCode(
-    { id: rekey.deps.random.uuid(), tenantId, flowId, userId: userPk, kind: "link", origin: "admin", secretHMAC: rekey.deps.codeHMAC.digest(token), address: null, expiresAt, usedAt: null },
+    {
+      id: rekey.deps.random.uuid(),
+      tenantId,
+      flowId,
+      userId: userPk,
+      kind: "link",
+      origin: "admin",
+      secretHMAC: rekey.deps.codeHMAC.digest(token),
+      address: null,
+      expiresAt,
+      usedAt: null,
+    },
     now,
   );
   return { flowId, token, link: `${P}/self-service/recovery?flow=${flowId}&token=${token}` };

@@ -2,7 +2,17 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { fixedClock } from "../../src/clock.js";
 import { DIALECTS } from "../support/databases.js";
-import { createIdentity, csrfOf, fetchFlow, harness, KratosClient, MODES, P, signInWithPassword, startLogin } from "./helpers.js";
+import {
+  createIdentity,
+  csrfOf,
+  fetchFlow,
+  harness,
+  KratosClient,
+  MODES,
+  P,
+  signInWithPassword,
+  startLogin,
+} from "./helpers.js";
 
 const PASSWORD = "correct-horse-battery-1";
 const LOGIN_FAILED = {
@@ -13,7 +23,12 @@ const LOGIN_FAILED = {
 const NOW = new Date("2026-03-01T12:00:00.000Z");
 
 function login(client: KratosClient, flow: Record<string, any>, identifier: string, password: string) {
-  return client.submit(flow.ui.action, { method: "password", identifier, password, csrf_token: csrfOf(flow) });
+  return client.submit(flow.ui.action, {
+    method: "password",
+    identifier,
+    password,
+    csrf_token: csrfOf(flow),
+  });
 }
 
 for (const dialect of DIALECTS) {
@@ -24,14 +39,31 @@ for (const dialect of DIALECTS) {
         const jane = await createIdentity(rekey, "jane", { email: "jane@example.com", password: PASSWORD });
         const client = new KratosClient(rekey, mode);
         const flow = await startLogin(client);
-        assert.deepEqual(Object.keys(flow), ["id", "type", "expires_at", "issued_at", "request_url", "refresh", "requested_aal", "state", "ui", "created_at", "updated_at"]);
+        assert.deepEqual(Object.keys(flow), [
+          "id",
+          "type",
+          "expires_at",
+          "issued_at",
+          "request_url",
+          "refresh",
+          "requested_aal",
+          "state",
+          "ui",
+          "created_at",
+          "updated_at",
+        ]);
         assert.equal(flow.type, mode === "api" ? "api" : "browser");
         assert.equal(flow.requested_aal, "aal1");
         assert.equal(flow.refresh, false);
         assert.equal(flow.state, "choose_method");
         assert.equal(flow.ui.action, `${P}/self-service/login?flow=${flow.id}`);
         assert.deepEqual(
-          flow.ui.nodes.map((n: any) => [n.group, n.attributes.name, n.attributes.type, n.meta.label?.id ?? null]),
+          flow.ui.nodes.map((n: any) => [
+            n.group,
+            n.attributes.name,
+            n.attributes.type,
+            n.meta.label?.id ?? null,
+          ]),
           [
             ["default", "csrf_token", "hidden", null],
             ["default", "identifier", "text", 1070004],
@@ -47,14 +79,19 @@ for (const dialect of DIALECTS) {
         } else if (mode === "spa") {
           assert.equal(response.statusCode, 200, response.body);
           assert.deepEqual(Object.keys(response.json()), ["session", "continue_with"]);
-          assert.deepEqual(response.json().continue_with, [{ action: "redirect_browser_to", redirect_browser_to: `${P}/ui/settings` }]);
+          assert.deepEqual(response.json().continue_with, [
+            { action: "redirect_browser_to", redirect_browser_to: `${P}/ui/settings` },
+          ]);
         } else {
           assert.equal(response.statusCode, 200, response.body);
           const body = response.json();
           assert.deepEqual(Object.keys(body), ["session_token", "session"]);
           assert.match(body.session_token, /^ory_st_[A-Za-z0-9]{32}$/);
           assert.equal(body.session.authenticator_assurance_level, "aal1");
-          assert.deepEqual(body.session.authentication_methods.map((m: any) => m.method), ["password"]);
+          assert.deepEqual(
+            body.session.authentication_methods.map((m: any) => m.method),
+            ["password"],
+          );
           assert.equal(body.session.identity.id, jane.uuid);
           client.sessionToken = body.session_token;
         }
@@ -71,7 +108,14 @@ for (const dialect of DIALECTS) {
         for (const identifier of ["jane@example.com", "nobody@example.com"]) {
           const flow = await startLogin(client);
           const response = await login(client, flow, identifier, "wrong-password-123");
-          const shown = mode === "browser" ? await fetchFlow(client, "login", new URL(String(response.headers["location"])).searchParams.get("flow")!) : response.json();
+          const shown =
+            mode === "browser"
+              ? await fetchFlow(
+                  client,
+                  "login",
+                  new URL(String(response.headers["location"])).searchParams.get("flow")!,
+                )
+              : response.json();
           if (mode !== "browser") assert.equal(response.statusCode, 400);
           assert.deepEqual(shown.ui.messages, [LOGIN_FAILED]);
           answers.push(response.statusCode);
@@ -89,7 +133,13 @@ for (const dialect of DIALECTS) {
       const client = new KratosClient(rekey, "api");
       const response = await login(client, await startLogin(client), "jane", PASSWORD);
       assert.equal(response.statusCode, 400);
-      assert.deepEqual(response.json().ui.messages, [{ id: 4010011, text: "This account has been disabled. Please contact support for assistance.", type: "error" }]);
+      assert.deepEqual(response.json().ui.messages, [
+        {
+          id: 4010011,
+          text: "This account has been disabled. Please contact support for assistance.",
+          type: "error",
+        },
+      ]);
     });
 
     test("missing identifier and password are named on their nodes", async (t) => {
@@ -99,7 +149,10 @@ for (const dialect of DIALECTS) {
       assert.equal(response.statusCode, 400);
       const nodes = response.json().ui.nodes as any[];
       assert.deepEqual(nodes.find((n) => n.attributes.name === "identifier").messages[0].id, 4000002);
-      assert.deepEqual(nodes.find((n) => n.attributes.name === "password").messages[0].text, "Property password is missing.");
+      assert.deepEqual(
+        nodes.find((n) => n.attributes.name === "password").messages[0].text,
+        "Property password is missing.",
+      );
     });
 
     test("a signed-in client needs refresh=true; refreshing keeps the session token and renews authenticated_at", async (t) => {
@@ -115,14 +168,18 @@ for (const dialect of DIALECTS) {
           id: "session_already_available",
           code: 400,
           status: "Bad Request",
-          reason: "A valid session was detected and thus login is not possible. Did you forget to set `?refresh=true`?",
+          reason:
+            "A valid session was detected and thus login is not possible. Did you forget to set `?refresh=true`?",
           message: "The request was malformed or contained invalid parameters",
         },
       });
       clock.advance(10 * 60_000);
       const flow = await startLogin(client, "?refresh=true");
       assert.equal(flow.refresh, true);
-      assert.deepEqual(flow.ui.messages.map((m: any) => m.id), [1010003]);
+      assert.deepEqual(
+        flow.ui.messages.map((m: any) => m.id),
+        [1010003],
+      );
       const token = client.sessionToken;
       const response = await login(client, flow, "jane", PASSWORD);
       assert.equal(response.statusCode, 200, response.body);
@@ -164,7 +221,12 @@ for (const dialect of DIALECTS) {
       assert.equal(last!.statusCode, 429);
       assert.ok(Number(last!.headers["retry-after"]) > 0);
       assert.deepEqual(last!.json(), {
-        error: { code: 429, status: "Too Many Requests", reason: "Too many attempts. Please try again later.", message: "Too many requests" },
+        error: {
+          code: 429,
+          status: "Too Many Requests",
+          reason: "Too many attempts. Please try again later.",
+          message: "Too many requests",
+        },
       });
       const browser = new KratosClient(rekey, "browser");
       const page = await login(browser, await startLogin(browser), "jane", PASSWORD);
@@ -197,7 +259,11 @@ for (const dialect of DIALECTS) {
       assert.match(expired.json().use_flow_id, /^[0-9a-f-]{36}$/);
       const redirected = await login(browser, browserFlow, "jane", PASSWORD);
       assert.equal(redirected.statusCode, 303);
-      const fresh = await fetchFlow(browser, "login", new URL(String(redirected.headers["location"])).searchParams.get("flow")!);
+      const fresh = await fetchFlow(
+        browser,
+        "login",
+        new URL(String(redirected.headers["location"])).searchParams.get("flow")!,
+      );
       assert.equal(fresh.ui.messages[0].id, 4010001);
       assert.equal(fresh.ui.messages[0].text, "The login flow expired 2.00 minutes ago, please try again.");
     });

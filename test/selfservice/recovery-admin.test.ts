@@ -37,7 +37,16 @@ for (const dialect of DIALECTS) {
         {
           type: "input",
           group: "code",
-          attributes: { name: "code", type: "text", required: true, autocomplete: "one-time-code", pattern: "[0-9]+", disabled: false, maxlength: 6, node_type: "input" },
+          attributes: {
+            name: "code",
+            type: "text",
+            required: true,
+            autocomplete: "one-time-code",
+            pattern: "[0-9]+",
+            disabled: false,
+            maxlength: 6,
+            node_type: "input",
+          },
           messages: [],
           meta: { label: { id: 1070010, text: "Recovery code", type: "info" } },
         },
@@ -60,16 +69,24 @@ for (const dialect of DIALECTS) {
       const jane = await createIdentity(rekey, "jane");
       const admin = await adminCodeFlow(rekey, jane.pk);
       const browser = new KratosClient(rekey, "browser");
-      const response = await browser.send("POST", `/self-service/recovery?flow=${admin.flowId}`, { form: { code: admin.code } });
+      const response = await browser.send("POST", `/self-service/recovery?flow=${admin.flowId}`, {
+        form: { code: admin.code },
+      });
       assert.equal(response.statusCode, 303, response.body);
       const location = String(response.headers["location"]);
       assert.match(location, new RegExp(`^${P}/ui/settings\\?flow=`));
-      const sessionCookies = (response.cookies as { name: string }[]).filter((cookie) => cookie.name === "ory_kratos_session");
+      const sessionCookies = (response.cookies as { name: string }[]).filter(
+        (cookie) => cookie.name === "ory_kratos_session",
+      );
       assert.equal(sessionCookies.length, 1);
       const settings = await fetchFlow(browser, "settings", new URL(location).searchParams.get("flow")!);
       assert.deepEqual(messageIds(settings), [1060001]);
       assert.match(settings.ui.messages[0].text, /60\.00 minutes/);
-      assert.deepEqual(Object.keys(settings.ui.messages[0].context), ["privilegedSessionExpiresAt", "privileged_session_expires_at", "privileged_session_expires_at_unix"]);
+      assert.deepEqual(Object.keys(settings.ui.messages[0].context), [
+        "privilegedSessionExpiresAt",
+        "privileged_session_expires_at",
+        "privileged_session_expires_at_unix",
+      ]);
       const user = await userOf(rekey, jane.pk);
       assert.equal(user.emailVerified, false, "an admin-made code proves nothing about the address");
       assert.equal(settings.identity.verifiable_addresses[0].status, "pending");
@@ -77,11 +94,16 @@ for (const dialect of DIALECTS) {
 
     test("an identity without email recovers with an admin code", async (t) => {
       const { rekey } = await harness(t, dialect);
-      const created = await rekey.api("POST", "/api/v3/core/users/", { username: "noemail", name: "No Email" });
+      const created = await rekey.api("POST", "/api/v3/core/users/", {
+        username: "noemail",
+        name: "No Email",
+      });
       assert.equal(created.statusCode, 201, created.body);
       const admin = await adminCodeFlow(rekey, created.json().pk);
       const browser = new KratosClient(rekey, "browser");
-      const response = await browser.send("POST", `/self-service/recovery?flow=${admin.flowId}`, { form: { code: admin.code } });
+      const response = await browser.send("POST", `/self-service/recovery?flow=${admin.flowId}`, {
+        form: { code: admin.code },
+      });
       assert.equal(response.statusCode, 303, response.body);
       assert.match(String(response.headers["location"]), /\/ui\/settings\?flow=/);
     });
@@ -94,7 +116,10 @@ for (const dialect of DIALECTS) {
       const response = await api.submit(`/self-service/recovery?flow=${admin.flowId}`, { code: admin.code });
       assert.equal(response.statusCode, 200, response.body);
       const continueWith = response.json().continue_with;
-      assert.deepEqual(continueWith.map((item: any) => item.action), ["set_ory_session_token", "show_settings_ui"]);
+      assert.deepEqual(
+        continueWith.map((item: any) => item.action),
+        ["set_ory_session_token", "show_settings_ui"],
+      );
       assert.equal(response.headers["set-cookie"], undefined);
     });
 
@@ -116,7 +141,9 @@ for (const dialect of DIALECTS) {
       const admin = await adminCodeFlow(rekey, jane.pk, { expiresInMs: 100 });
       clock.advance(150);
       const browser = new KratosClient(rekey, "browser");
-      const response = await browser.send("POST", `/self-service/recovery?flow=${admin.flowId}`, { form: { code: admin.code } });
+      const response = await browser.send("POST", `/self-service/recovery?flow=${admin.flowId}`, {
+        form: { code: admin.code },
+      });
       assert.equal(response.statusCode, 303, response.body);
       const fresh = await flowBehind(browser, String(response.headers["location"]));
       assert.notEqual(fresh.id, admin.flowId);
@@ -145,7 +172,13 @@ for (const dialect of DIALECTS) {
       const again = await secondBrowser.get(local(admin.link));
       assert.equal(again.statusCode, 303);
       const fresh = await flowBehind(secondBrowser, String(again.headers["location"]));
-      assert.deepEqual(fresh.ui.messages, [{ id: 4060004, text: "The recovery token is invalid or has already been used. Please retry the flow.", type: "error" }]);
+      assert.deepEqual(fresh.ui.messages, [
+        {
+          id: 4060004,
+          text: "The recovery token is invalid or has already been used. Please retry the flow.",
+          type: "error",
+        },
+      ]);
     });
 
     test("the token of flow B does not work with flow A", async (t) => {
@@ -156,7 +189,10 @@ for (const dialect of DIALECTS) {
       const browser = new KratosClient(rekey, "browser");
       const response = await browser.get(`/self-service/recovery?flow=${a.flowId}&token=${b.token}`);
       assert.equal(response.statusCode, 303);
-      assert.deepEqual(messageIds(await flowBehind(browser, String(response.headers["location"]))), [4060004]);
+      assert.deepEqual(
+        messageIds(await flowBehind(browser, String(response.headers["location"]))),
+        [4060004],
+      );
     });
 
     test("an expired link starts over with 4060005", async (t) => {
@@ -170,7 +206,10 @@ for (const dialect of DIALECTS) {
       assert.equal(response.statusCode, 303);
       const fresh = await flowBehind(browser, String(response.headers["location"]));
       assert.equal(fresh.ui.messages[0].id, 4060005);
-      assert.match(fresh.ui.messages[0].text, /^The recovery flow expired 0\.00 minutes ago, please try again\.$/);
+      assert.match(
+        fresh.ui.messages[0].text,
+        /^The recovery flow expired 0\.00 minutes ago, please try again\.$/,
+      );
       assert.equal(fresh.type, "browser");
     });
   });
@@ -188,7 +227,9 @@ for (const dialect of DIALECTS) {
       const page = await browser.get(local(link));
       assert.equal(page.statusCode, 200, page.body);
       const flowId = new URL(link).searchParams.get("flow")!;
-      const response = await browser.send("POST", `/self-service/recovery?flow=${flowId}`, { form: { code } });
+      const response = await browser.send("POST", `/self-service/recovery?flow=${flowId}`, {
+        form: { code },
+      });
       assert.equal(response.statusCode, 303, response.body);
       assert.match(String(response.headers["location"]), new RegExp(`^${P}/ui/settings\\?flow=`));
       assert.equal((await userOf(rekey, jane.pk)).emailVerified, false);
@@ -197,13 +238,21 @@ for (const dialect of DIALECTS) {
     test("POST /admin/recovery/code with flow_type api: JSON {code} answers with the token first", async (t) => {
       const { rekey } = await harness(t, dialect);
       const jane = await createIdentity(rekey, "jane");
-      const created = await rekey.api("POST", "/admin/recovery/code", { identity_id: jane.uuid, flow_type: "api" });
+      const created = await rekey.api("POST", "/admin/recovery/code", {
+        identity_id: jane.uuid,
+        flow_type: "api",
+      });
       assert.equal(created.statusCode, 201, created.body);
       const flowId = new URL(created.json().recovery_link).searchParams.get("flow")!;
       const api = new KratosClient(rekey, "api");
-      const response = await api.submit(`/self-service/recovery?flow=${flowId}`, { code: created.json().recovery_code });
+      const response = await api.submit(`/self-service/recovery?flow=${flowId}`, {
+        code: created.json().recovery_code,
+      });
       assert.equal(response.statusCode, 200, response.body);
-      assert.deepEqual(response.json().continue_with.map((item: any) => item.action), ["set_ory_session_token", "show_settings_ui"]);
+      assert.deepEqual(
+        response.json().continue_with.map((item: any) => item.action),
+        ["set_ory_session_token", "show_settings_ui"],
+      );
     });
 
     test("POST /admin/recovery/link: the link recovers once", async (t) => {

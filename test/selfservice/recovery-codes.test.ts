@@ -27,7 +27,10 @@ import type { LightMyRequestResponse } from "fastify";
 const PASSWORD = "correct-horse-battery-1";
 
 /** A flow in `sent_email` for jane, and the code mailed to her. */
-async function codeSent(h: Awaited<ReturnType<typeof harness>>, client: KratosClient): Promise<{ flow: Record<string, any>; code: string }> {
+async function codeSent(
+  h: Awaited<ReturnType<typeof harness>>,
+  client: KratosClient,
+): Promise<{ flow: Record<string, any>; code: string }> {
   const started = await startRecovery(client);
   const flow = await flowAfter(client, await submitEmail(client, started, "jane@example.com"));
   return { flow, code: await h.codeFor("jane@example.com") };
@@ -38,7 +41,12 @@ function wrongCode(code: string): string {
 }
 
 /** The new flow a retry sends the client to: from the redirect (browser) or continue_with (JSON). */
-async function retriedFlow(client: KratosClient, response: LightMyRequestResponse, status: number, reason: string): Promise<Record<string, any>> {
+async function retriedFlow(
+  client: KratosClient,
+  response: LightMyRequestResponse,
+  status: number,
+  reason: string,
+): Promise<Record<string, any>> {
   if (client.mode === "browser") {
     assert.equal(response.statusCode, 303, response.body);
     const location = new URL(String(response.headers["location"]));
@@ -73,11 +81,22 @@ for (const dialect of DIALECTS) {
         const fresh = await retriedFlow(client, sixth, 400, TOO_OFTEN);
         assert.notEqual(fresh.id, flow.id);
         assert.equal(fresh.state, "choose_method");
-        assert.deepEqual(fresh.ui.messages, [{ id: 4000001, text: TOO_OFTEN, type: "error", context: { reason: TOO_OFTEN } }]);
+        assert.deepEqual(fresh.ui.messages, [
+          { id: 4000001, text: TOO_OFTEN, type: "error", context: { reason: TOO_OFTEN } },
+        ]);
         assert.ok(fresh.ui.nodes.some((n: any) => n.attributes.name === "email"));
         if (mode !== "browser") {
-          assert.deepEqual(Object.keys(sixth.json().error), ["code", "status", "reason", "details", "message"]);
-          assert.equal(sixth.json().error.message, "The request was malformed or contained invalid parameters");
+          assert.deepEqual(Object.keys(sixth.json().error), [
+            "code",
+            "status",
+            "reason",
+            "details",
+            "message",
+          ]);
+          assert.equal(
+            sixth.json().error.message,
+            "The request was malformed or contained invalid parameters",
+          );
         }
       });
 
@@ -92,7 +111,8 @@ for (const dialect of DIALECTS) {
         assert.deepEqual(shown.ui.nodes.find((n: any) => n.attributes.name === "code").messages, []);
         const right = await submitCode(client, shown, code);
         assert.equal(right.statusCode, mode === "browser" ? 303 : 200, right.body);
-        if (mode === "browser") assert.match(String(right.headers["location"]), new RegExp(`^${P}/ui/settings\\?flow=`));
+        if (mode === "browser")
+          assert.match(String(right.headers["location"]), new RegExp(`^${P}/ui/settings\\?flow=`));
       });
 
       test(`${mode}: an identity deactivated after the code was sent cannot recover`, async (t) => {
@@ -104,7 +124,13 @@ for (const dialect of DIALECTS) {
         assert.equal(patched.statusCode, 200, patched.body);
         const response = await submitCode(client, flow, code);
         const fresh = await retriedFlow(client, response, 400, "This account was disabled.");
-        assert.deepEqual(fresh.ui.messages, [{ id: 4010011, text: "This account has been disabled. Please contact support for assistance.", type: "error" }]);
+        assert.deepEqual(fresh.ui.messages, [
+          {
+            id: 4010011,
+            text: "This account has been disabled. Please contact support for assistance.",
+            type: "error",
+          },
+        ]);
         if (mode !== "browser") {
           const error = response.json().error;
           assert.equal(error.id, "identity_disabled");
@@ -119,9 +145,15 @@ for (const dialect of DIALECTS) {
       const clock = fixedClock(new Date("2026-03-01T12:00:00.000Z"));
       const h = await harness(t, dialect, { clock });
       const jane = await createIdentity(h.rekey, "jane", { email: "jane@example.com" });
-      const admin = await adminCodeFlow(h.rekey, jane.pk, { expiresInMs: 2 * 3_600_000, codeExpiresInMs: 60_000 });
+      const admin = await adminCodeFlow(h.rekey, jane.pk, {
+        expiresInMs: 2 * 3_600_000,
+        codeExpiresInMs: 60_000,
+      });
       clock.advance(2 * 60_000);
-      const response = await new KratosClient(h.rekey, "api").submit(`/self-service/recovery?flow=${admin.flowId}`, { code: admin.code });
+      const response = await new KratosClient(h.rekey, "api").submit(
+        `/self-service/recovery?flow=${admin.flowId}`,
+        { code: admin.code },
+      );
       assert.equal(response.statusCode, 200, response.body);
       assert.deepEqual(response.json().ui.messages, [{ id: 4060006, text: CODE_INVALID, type: "error" }]);
     });
@@ -131,12 +163,26 @@ for (const dialect of DIALECTS) {
       const jane = await createIdentity(h.rekey, "jane", { email: "jane@example.com" });
       const admin = await adminCodeFlow(h.rekey, jane.pk, { type: "api" });
       const auth = { token: TENANTS_KEY };
-      const tenant = await h.rekey.api("POST", "/api/v3/tenants/tenants/", { schema_name: "t_b", name: "B" }, auth);
+      const tenant = await h.rekey.api(
+        "POST",
+        "/api/v3/tenants/tenants/",
+        { schema_name: "t_b", name: "B" },
+        auth,
+      );
       assert.equal(tenant.statusCode, 201, tenant.body);
-      const domain = await h.rekey.api("POST", "/api/v3/tenants/domains/", { domain: "b.example.com", tenant: tenant.json().tenant_uuid }, auth);
+      const domain = await h.rekey.api(
+        "POST",
+        "/api/v3/tenants/domains/",
+        { domain: "b.example.com", tenant: tenant.json().tenant_uuid },
+        auth,
+      );
       assert.equal(domain.statusCode, 201, domain.body);
       const elsewhere = { host: "b.example.com", accept: "application/json" };
-      const read = await h.rekey.app.inject({ method: "GET", url: `/self-service/recovery/flows?id=${admin.flowId}`, headers: elsewhere });
+      const read = await h.rekey.app.inject({
+        method: "GET",
+        url: `/self-service/recovery/flows?id=${admin.flowId}`,
+        headers: elsewhere,
+      });
       assert.equal(read.statusCode, 404);
       const submitted = await h.rekey.app.inject({
         method: "POST",
@@ -145,9 +191,16 @@ for (const dialect of DIALECTS) {
         payload: JSON.stringify({ code: admin.code }),
       });
       assert.equal(submitted.statusCode, 404, submitted.body);
-      const own = await h.rekey.app.inject({ method: "GET", url: "/self-service/recovery/api", headers: elsewhere });
+      const own = await h.rekey.app.inject({
+        method: "GET",
+        url: "/self-service/recovery/api",
+        headers: elsewhere,
+      });
       assert.equal(own.json().ui.action, `http://b.example.com/self-service/recovery?flow=${own.json().id}`);
-      const home = await new KratosClient(h.rekey, "api").submit(`/self-service/recovery?flow=${admin.flowId}`, { code: admin.code });
+      const home = await new KratosClient(h.rekey, "api").submit(
+        `/self-service/recovery?flow=${admin.flowId}`,
+        { code: admin.code },
+      );
       assert.equal(home.statusCode, 200, "the code still works in its own tenant");
     });
 
@@ -181,7 +234,12 @@ for (const dialect of DIALECTS) {
       const { flow, code } = await codeSent(h, client);
       assert.equal((await submitCode(client, flow, code)).statusCode, 200);
       const again = await submitCode(client, flow, code);
-      const fresh = await retriedFlow(client, again, 400, "The request was already completed successfully and can not be retried.");
+      const fresh = await retriedFlow(
+        client,
+        again,
+        400,
+        "The request was already completed successfully and can not be retried.",
+      );
       assert.deepEqual(messageIds(fresh), [4060001]);
       client.sessionToken = null;
       const email = await client.submit(flow.ui.action, { method: "code", email: "jane@example.com" });
@@ -227,7 +285,10 @@ for (const dialect of DIALECTS) {
       const { flow, code } = await (async () => {
         const started = await startRecovery(browser, "?skip_settings=true");
         await submitEmail(browser, started, "jane@example.com");
-        return { flow: await fetchFlow(browser, "recovery", started.id), code: await h.codeFor("jane@example.com") };
+        return {
+          flow: await fetchFlow(browser, "recovery", started.id),
+          code: await h.codeFor("jane@example.com"),
+        };
       })();
       assert.match(flow.request_url, /skip_settings=true/);
       const response = await submitCode(browser, flow, code);

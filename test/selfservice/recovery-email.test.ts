@@ -25,7 +25,13 @@ function shape(flow: Record<string, any>): unknown {
     keys: Object.keys(flow),
     state: flow.state,
     messages: flow.ui.messages,
-    nodes: flow.ui.nodes.map((n: any) => ({ ...n, attributes: { ...n.attributes, value: n.attributes.name === "method" ? n.attributes.value : typeof n.attributes.value } })),
+    nodes: flow.ui.nodes.map((n: any) => ({
+      ...n,
+      attributes: {
+        ...n.attributes,
+        value: n.attributes.name === "method" ? n.attributes.value : typeof n.attributes.value,
+      },
+    })),
   };
 }
 
@@ -42,7 +48,9 @@ for (const dialect of DIALECTS) {
         assert.equal(shown.id, flow.id, "the same flow");
         assert.equal(shown.state, "choose_method");
         const email = shown.ui.nodes.find((n: any) => n.attributes.name === "email");
-        assert.deepEqual(email.messages, [{ id: 4000002, text: "Property email is missing.", type: "error", context: { property: "email" } }]);
+        assert.deepEqual(email.messages, [
+          { id: 4000002, text: "Property email is missing.", type: "error", context: { property: "email" } },
+        ]);
         assert.equal(shown.ui.messages, undefined);
       });
 
@@ -56,7 +64,9 @@ for (const dialect of DIALECTS) {
           const shown = await flowAfter(client, response);
           assert.equal(shown.id, flow.id);
           const email = shown.ui.nodes.find((n: any) => n.attributes.name === "email");
-          assert.deepEqual(email.messages, [{ id: 4000040, text: "Enter a valid email address", type: "error", context: { value } }]);
+          assert.deepEqual(email.messages, [
+            { id: 4000040, text: "Enter a valid email address", type: "error", context: { value } },
+          ]);
         }
       });
 
@@ -94,7 +104,10 @@ for (const dialect of DIALECTS) {
       assert.equal(mails.length, 1);
       assert.deepEqual(mails[0]!.envelope.to, ["nobody@example.com"]);
       assert.equal(mails[0]!.parsed.subject, "Account access attempted");
-      assert.match(mails[0]!.parsed.text ?? "", /If this was you, check if you signed up using a different address\./);
+      assert.match(
+        mails[0]!.parsed.text ?? "",
+        /If this was you, check if you signed up using a different address\./,
+      );
       assert.doesNotMatch(mails[0]!.parsed.text ?? "", /\d{6}/);
     });
 
@@ -135,7 +148,10 @@ for (const dialect of DIALECTS) {
         assert.equal(wrong.statusCode, 200);
         assert.deepEqual(wrong.json().ui.messages, [{ id: 4060006, text: CODE_INVALID, type: "error" }]);
       }
-      const stored = await h.rekey.deps.persistence.stores.selfServiceRecovery.findRecoveryFlow(await defaultTenantId(h.rekey), flow.id);
+      const stored = await h.rekey.deps.persistence.stores.selfServiceRecovery.findRecoveryFlow(
+        await defaultTenantId(h.rekey),
+        flow.id,
+      );
       assert.equal(stored?.submitCount, first !== second ? 1 : 0);
       const right = await submitCode(client, flow, second);
       assert.equal(right.statusCode, 200, right.body);
@@ -151,7 +167,12 @@ for (const dialect of DIALECTS) {
       const sent = await fetchFlow(client, "recovery", flow.id);
       const resend = sent.ui.nodes.find((n: any) => n.attributes.name === "email");
       assert.deepEqual(resend.meta.label, { id: 1070008, text: "Resend code", type: "info" });
-      const response = await client.submit(sent.ui.action, { csrf_token: sent.ui.nodes[0].attributes.value, method: "code", code: "", email: resend.attributes.value });
+      const response = await client.submit(sent.ui.action, {
+        csrf_token: sent.ui.nodes[0].attributes.value,
+        method: "code",
+        code: "",
+        email: resend.attributes.value,
+      });
       assert.equal(response.statusCode, 303);
       assert.equal((await h.mails()).length, 2);
     });
@@ -163,7 +184,11 @@ for (const dialect of DIALECTS) {
       const response = await client.submit(flow.ui.action, { method: "link", email: "jane@example.com" });
       assert.equal(response.statusCode, 400, response.body);
       assert.deepEqual(response.json().ui.messages, [
-        { id: 4010005, text: "Could not find a strategy to recover your account with. Did you fill out the form correctly?", type: "error" },
+        {
+          id: 4010005,
+          text: "Could not find a strategy to recover your account with. Did you fill out the form correctly?",
+          type: "error",
+        },
       ]);
     });
 
@@ -171,25 +196,38 @@ for (const dialect of DIALECTS) {
       const { rekey } = await harness(t, dialect);
       const client = new KratosClient(rekey, "api");
       const flow = await startRecovery(client);
-      const response = await submitEmail(client, flow, "x@example.com", { transient_payload: { campaign: "spring" } });
+      const response = await submitEmail(client, flow, "x@example.com", {
+        transient_payload: { campaign: "spring" },
+      });
       assert.deepEqual(response.json().transient_payload, { campaign: "spring" });
       const form = new KratosClient(rekey, "browser");
       const browserFlow = await startRecovery(form);
-      await form.submit(browserFlow.ui.action, { method: "code", email: "x@example.com", csrf_token: browserFlow.ui.nodes[0].attributes.value, "transient_payload.campaign": "autumn" });
-      assert.deepEqual((await fetchFlow(form, "recovery", browserFlow.id)).transient_payload, { campaign: "autumn" });
+      await form.submit(browserFlow.ui.action, {
+        method: "code",
+        email: "x@example.com",
+        csrf_token: browserFlow.ui.nodes[0].attributes.value,
+        "transient_payload.campaign": "autumn",
+      });
+      assert.deepEqual((await fetchFlow(form, "recovery", browserFlow.id)).transient_payload, {
+        campaign: "autumn",
+      });
     });
 
     for (const mode of MODES) {
       test(`${mode}: a signed-in client submitting an address gets session_already_available`, async (t) => {
         const h = await harness(t, dialect);
-        await createIdentity(h.rekey, "jane", { email: "jane@example.com", password: "correct-horse-battery-1" });
+        await createIdentity(h.rekey, "jane", {
+          email: "jane@example.com",
+          password: "correct-horse-battery-1",
+        });
         const client = new KratosClient(h.rekey, mode);
         const flow = await startRecovery(client);
         // Signed in elsewhere (signing in here would also renew the anti-CSRF cookie of this flow).
         const other = new KratosClient(h.rekey, mode);
         await signInWithPassword(other, "jane@example.com", "correct-horse-battery-1");
         client.sessionToken = other.sessionToken;
-        if (other.cookies.has("ory_kratos_session")) client.cookies.set("ory_kratos_session", other.cookies.get("ory_kratos_session")!);
+        if (other.cookies.has("ory_kratos_session"))
+          client.cookies.set("ory_kratos_session", other.cookies.get("ory_kratos_session")!);
         const response = await submitEmail(client, flow, "jane@example.com");
         if (mode === "browser") {
           assert.equal(response.statusCode, 303);

@@ -36,8 +36,14 @@ for (const dialect of DIALECTS) {
       assert.equal(spa.json().type, "browser");
       const browser = await new KratosClient(rekey, "browser").get("/self-service/recovery/browser");
       assert.equal(browser.statusCode, 303);
-      assert.match(String(browser.headers["location"]), new RegExp(`^${P}/ui/recovery\\?flow=[0-9a-f-]{36}$`));
-      assert.match(String(browser.headers["set-cookie"]), /^rekey_csrf=[A-Za-z0-9_-]{43}; Path=\/; HttpOnly; SameSite=Lax$/);
+      assert.match(
+        String(browser.headers["location"]),
+        new RegExp(`^${P}/ui/recovery\\?flow=[0-9a-f-]{36}$`),
+      );
+      assert.match(
+        String(browser.headers["set-cookie"]),
+        /^rekey_csrf=[A-Za-z0-9_-]{43}; Path=\/; HttpOnly; SameSite=Lax$/,
+      );
     });
 
     test("a browser flow is readable only with its anti-CSRF cookie", async (t) => {
@@ -60,7 +66,9 @@ for (const dialect of DIALECTS) {
       for (const id of [UNKNOWN, "nope"]) {
         const response = await new KratosClient(rekey, "api").get(`/self-service/recovery/flows?id=${id}`);
         assert.equal(response.statusCode, 404);
-        assert.deepEqual(response.json(), { error: { code: 404, status: "Not Found", message: "Unable to locate the resource" } });
+        assert.deepEqual(response.json(), {
+          error: { code: 404, status: "Not Found", message: "Unable to locate the resource" },
+        });
       }
     });
 
@@ -77,9 +85,14 @@ for (const dialect of DIALECTS) {
         error: {
           code: 410,
           status: "Gone",
-          reason: "The recovery flow has expired. Redirect the user to the recovery flow init endpoint to initialize a new recovery flow.",
-          details: { redirect_to: `${P}/self-service/recovery/browser?return_to=${encodeURIComponent(returnTo)}`, return_to: returnTo },
-          message: "The requested resource is no longer available because it has expired or is otherwise invalid.",
+          reason:
+            "The recovery flow has expired. Redirect the user to the recovery flow init endpoint to initialize a new recovery flow.",
+          details: {
+            redirect_to: `${P}/self-service/recovery/browser?return_to=${encodeURIComponent(returnTo)}`,
+            return_to: returnTo,
+          },
+          message:
+            "The requested resource is no longer available because it has expired or is otherwise invalid.",
         },
       });
     });
@@ -95,7 +108,10 @@ for (const dialect of DIALECTS) {
       const body = response.json();
       assert.deepEqual(Object.keys(body), ["error", "expired_at", "since", "use_flow_id"]);
       assert.equal(body.error.id, "self_service_flow_expired");
-      assert.equal(body.error.reason, "The self-service flow expired 2.00 minutes ago, initialize a new one.");
+      assert.equal(
+        body.error.reason,
+        "The self-service flow expired 2.00 minutes ago, initialize a new one.",
+      );
       assert.deepEqual(body.error.details, { api: `${P}/self-service/recovery/api` });
       assert.equal(body.use_flow_id, "00000000-0000-0000-0000-000000000000");
       assert.equal(body.since, 2 * MINUTE * 1e6);
@@ -133,8 +149,14 @@ for (const dialect of DIALECTS) {
         assert.equal(fresh.type, flow.type);
         assert.equal(fresh.request_url, flow.request_url);
         assert.equal(fresh.ui.messages[0].id, 4060005);
-        assert.equal(fresh.ui.messages[0].text, "The recovery flow expired 2.00 minutes ago, please try again.");
-        assert.deepEqual(fresh.ui.messages[0].context, { expired_at: "2026-03-01T13:00:00Z", expired_at_unix: Date.parse("2026-03-01T13:00:00Z") / 1000 });
+        assert.equal(
+          fresh.ui.messages[0].text,
+          "The recovery flow expired 2.00 minutes ago, please try again.",
+        );
+        assert.deepEqual(fresh.ui.messages[0].context, {
+          expired_at: "2026-03-01T13:00:00Z",
+          expired_at_unix: Date.parse("2026-03-01T13:00:00Z") / 1000,
+        });
       });
     }
 
@@ -160,16 +182,23 @@ for (const dialect of DIALECTS) {
           freshId = location.searchParams.get(mode === "spa" ? "id" : "flow")!;
         }
         const fresh = await fetchFlow(client, "recovery", freshId);
-        assert.equal(fresh.ui.messages[0].text, "The recovery flow expired 2.00 minutes ago, please try again.");
+        assert.equal(
+          fresh.ui.messages[0].text,
+          "The recovery flow expired 2.00 minutes ago, please try again.",
+        );
         assert.equal((await userOf(h.rekey, jane.pk)).emailVerified, false);
         assert.equal(client.cookies.has("ory_kratos_session"), false);
       });
     }
 
     test("a return_to of another origin is refused; an allowed prefix is accepted", async (t) => {
-      const { rekey } = await harness(t, dialect, { env: { REKEY_ALLOWED_RETURN_URLS: "https://app.example.com/" } });
+      const { rekey } = await harness(t, dialect, {
+        env: { REKEY_ALLOWED_RETURN_URLS: "https://app.example.com/" },
+      });
       const client = new KratosClient(rekey, "spa");
-      const refused = await client.get(`/self-service/recovery/browser?return_to=${encodeURIComponent("https://evil.example/")}`);
+      const refused = await client.get(
+        `/self-service/recovery/browser?return_to=${encodeURIComponent("https://evil.example/")}`,
+      );
       assert.equal(refused.statusCode, 400);
       assert.deepEqual(refused.json(), {
         error: {
@@ -180,7 +209,9 @@ for (const dialect of DIALECTS) {
           message: "The request was malformed or contained invalid parameters",
         },
       });
-      const allowed = await client.get(`/self-service/recovery/browser?return_to=${encodeURIComponent("https://app.example.com/after")}`);
+      const allowed = await client.get(
+        `/self-service/recovery/browser?return_to=${encodeURIComponent("https://app.example.com/after")}`,
+      );
       assert.equal(allowed.statusCode, 200, allowed.body);
       assert.equal(allowed.json().return_to, "https://app.example.com/after");
     });
@@ -204,15 +235,30 @@ for (const dialect of DIALECTS) {
       const { rekey } = await harness(t, dialect);
       const api = new KratosClient(rekey, "api");
       const flow = await startRecovery(api);
-      const withOrigin = await api.send("POST", flow.ui.action, { json: { method: "code", email: "a@example.com" }, headers: { origin: "https://evil.example" } });
+      const withOrigin = await api.send("POST", flow.ui.action, {
+        json: { method: "code", email: "a@example.com" },
+        headers: { origin: "https://evil.example" },
+      });
       assert.equal(withOrigin.statusCode, 400);
-      assert.match(withOrigin.json().error.reason, /^The HTTP Request Header included the "Origin" key, indicating that this request was made as part of an AJAX request in a Browser\./);
+      assert.match(
+        withOrigin.json().error.reason,
+        /^The HTTP Request Header included the "Origin" key, indicating that this request was made as part of an AJAX request in a Browser\./,
+      );
       const flow2 = await startRecovery(api);
-      const withCookie = await api.send("POST", flow2.ui.action, { json: { method: "code", email: "a@example.com" }, headers: { cookie: "session=1" } });
+      const withCookie = await api.send("POST", flow2.ui.action, {
+        json: { method: "code", email: "a@example.com" },
+        headers: { cookie: "session=1" },
+      });
       assert.equal(withCookie.statusCode, 400);
-      assert.match(withCookie.json().error.reason, /^The HTTP Request Header included the "Cookie" key, indicating that this request was made by a Browser\./);
+      assert.match(
+        withCookie.json().error.reason,
+        /^The HTTP Request Header included the "Cookie" key, indicating that this request was made by a Browser\./,
+      );
       const flow3 = await startRecovery(api);
-      const cloudflare = await api.send("POST", flow3.ui.action, { json: { method: "code", email: "a@example.com" }, headers: { cookie: "__cf_bm=1; cf_clearance=2" } });
+      const cloudflare = await api.send("POST", flow3.ui.action, {
+        json: { method: "code", email: "a@example.com" },
+        headers: { cookie: "__cf_bm=1; cf_clearance=2" },
+      });
       assert.equal(cloudflare.statusCode, 200, cloudflare.body);
     });
 
@@ -223,14 +269,26 @@ for (const dialect of DIALECTS) {
       const cookieBefore = browser.cookies.get("rekey_csrf");
       const form = await browser.submit(flow.ui.action, { method: "code", email: "a@example.com" });
       assert.equal(form.statusCode, 303);
-      assert.notEqual(browser.cookies.get("rekey_csrf"), cookieBefore, "a new CSRF secret comes with the new flow");
-      const fresh = await fetchFlow(browser, "recovery", new URL(String(form.headers["location"])).searchParams.get("flow")!);
+      assert.notEqual(
+        browser.cookies.get("rekey_csrf"),
+        cookieBefore,
+        "a new CSRF secret comes with the new flow",
+      );
+      const fresh = await fetchFlow(
+        browser,
+        "recovery",
+        new URL(String(form.headers["location"])).searchParams.get("flow")!,
+      );
       assert.notEqual(fresh.id, flow.id);
       assert.equal(fresh.ui.messages[0].id, 4000001);
 
       const spa = new KratosClient(rekey, "spa");
       const spaFlow = await startRecovery(spa);
-      const json = await spa.submit(spaFlow.ui.action, { method: "code", email: "a@example.com", csrf_token: "forged" });
+      const json = await spa.submit(spaFlow.ui.action, {
+        method: "code",
+        email: "a@example.com",
+        csrf_token: "forged",
+      });
       assert.equal(json.statusCode, 403);
       const error = json.json().error;
       assert.equal(error.id, "security_csrf_violation");
@@ -246,10 +304,19 @@ for (const dialect of DIALECTS) {
       const missing = await api.submit("/self-service/recovery", { method: "code", email: "a@example.com" });
       assert.equal(missing.statusCode, 400);
       assert.equal(missing.json().error.reason, "The flow query parameter is missing or malformed.");
-      const unknown = await api.submit(`/self-service/recovery?flow=${UNKNOWN}`, { method: "code", email: "a@example.com" });
+      const unknown = await api.submit(`/self-service/recovery?flow=${UNKNOWN}`, {
+        method: "code",
+        email: "a@example.com",
+      });
       assert.equal(unknown.statusCode, 404);
-      assert.equal(unknown.json().error.reason, "The recovery request could not be found. Please restart the flow.");
-      const browser = await new KratosClient(rekey, "browser").submit(`/self-service/recovery?flow=${UNKNOWN}`, { method: "code" });
+      assert.equal(
+        unknown.json().error.reason,
+        "The recovery request could not be found. Please restart the flow.",
+      );
+      const browser = await new KratosClient(rekey, "browser").submit(
+        `/self-service/recovery?flow=${UNKNOWN}`,
+        { method: "code" },
+      );
       assert.equal(browser.statusCode, 303);
       assert.equal(browser.headers["location"], `${P}/ui/error?id=not_found`);
       const page = await new KratosClient(rekey, "browser").get("/ui/error?id=not_found");

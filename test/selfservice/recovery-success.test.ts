@@ -24,7 +24,16 @@ for (const dialect of DIALECTS) {
         const { rekey } = await harness(t, dialect);
         const client = new KratosClient(rekey, mode);
         const flow = await startRecovery(client);
-        assert.deepEqual(Object.keys(flow), ["id", "type", "expires_at", "issued_at", "request_url", "active", "ui", "state"]);
+        assert.deepEqual(Object.keys(flow), [
+          "id",
+          "type",
+          "expires_at",
+          "issued_at",
+          "request_url",
+          "active",
+          "ui",
+          "state",
+        ]);
         assert.equal(flow.type, mode === "api" ? "api" : "browser");
         assert.equal(flow.state, "choose_method");
         assert.equal(flow.active, "code");
@@ -34,9 +43,22 @@ for (const dialect of DIALECTS) {
         const [csrf, email, submit] = flow.ui.nodes;
         assert.equal(flow.ui.nodes.length, 3);
         if (mode === "api") {
-          assert.deepEqual(csrf.attributes, { name: "csrf_token", type: "hidden", required: true, disabled: false, node_type: "input" });
+          assert.deepEqual(csrf.attributes, {
+            name: "csrf_token",
+            type: "hidden",
+            required: true,
+            disabled: false,
+            node_type: "input",
+          });
         } else {
-          assert.deepEqual(Object.keys(csrf.attributes), ["name", "type", "value", "required", "disabled", "node_type"]);
+          assert.deepEqual(Object.keys(csrf.attributes), [
+            "name",
+            "type",
+            "value",
+            "required",
+            "disabled",
+            "node_type",
+          ]);
           assert.ok(csrf.attributes.value.length > 40);
         }
         assert.deepEqual(csrf.meta, {});
@@ -110,7 +132,10 @@ for (const dialect of DIALECTS) {
           if (mode === "spa") {
             assert.equal(body.continue_with.length, 1);
             assert.equal(body.continue_with[0].action, "show_settings_ui");
-            assert.equal(body.continue_with[0].flow.url, `${P}/ui/settings?flow=${body.continue_with[0].flow.id}`);
+            assert.equal(
+              body.continue_with[0].flow.url,
+              `${P}/ui/settings?flow=${body.continue_with[0].flow.id}`,
+            );
             assert.ok(client.cookies.has("ory_kratos_session"));
           } else {
             assert.equal(body.continue_with.length, 2);
@@ -149,7 +174,10 @@ for (const dialect of DIALECTS) {
       assert.equal(page.statusCode, 200, page.body);
       assert.equal(page.headers["referrer-policy"], "no-referrer");
       assert.match(page.body, /data-message-id="1060001"/);
-      assert.match(page.body, /<input id="field-password" name="password" type="password" required autocomplete="new-password">/);
+      assert.match(
+        page.body,
+        /<input id="field-password" name="password" type="password" required autocomplete="new-password">/,
+      );
     });
   });
 }

@@ -29,19 +29,34 @@ const SECRET = Buffer.from("12345678901234567890");
 const DEVICE = { digits: 6 as const, period: 30, algorithm: "sha1" as const };
 
 async function audit(rekey: TestApp): Promise<Audit> {
-  return { tenantId: await defaultTenantId(rekey), actor: SYSTEM_ACTOR, clientIP: null, httpRequest: null, app: "rekey.api" };
+  return {
+    tenantId: await defaultTenantId(rekey),
+    actor: SYSTEM_ACTOR,
+    clientIP: null,
+    httpRequest: null,
+    app: "rekey.api",
+  };
 }
 
 /** Jane with a confirmed TOTP device (RFC 6238's test secret). */
 async function janeWithTOTP(rekey: TestApp): Promise<number> {
   const jane = await createIdentity(rekey, "jane", { email: "jane@example.com" });
-  await createTOTPDevice(rekey.deps, await audit(rekey), { user: await userOf(rekey, jane.pk), name: "phone", ...DEVICE, secret: SECRET, confirmed: true });
+  await createTOTPDevice(rekey.deps, await audit(rekey), {
+    user: await userOf(rekey, jane.pk),
+    name: "phone",
+    ...DEVICE,
+    secret: SECRET,
+    confirmed: true,
+  });
   return jane.pk;
 }
 
 async function recover(h: Harness, mode: Mode): Promise<{ client: KratosClient; settingsId: string }> {
   const client = new KratosClient(h.rekey, mode);
-  const sent = await flowAfter(client, await submitEmail(client, await startRecovery(client), "jane@example.com"));
+  const sent = await flowAfter(
+    client,
+    await submitEmail(client, await startRecovery(client), "jane@example.com"),
+  );
   const response = await submitCode(client, sent, await h.codeFor("jane@example.com"));
   if (mode === "browser") {
     return { client, settingsId: new URL(String(response.headers["location"])).searchParams.get("flow")! };
@@ -94,16 +109,21 @@ for (const dialect of DIALECTS) {
       assert.equal(wrong.statusCode, 200);
       assert.match(wrong.body, /data-message-id="4901010">Invalid code\./);
       const code = totpCodeAt(DEVICE, SECRET, clock.now());
-      const right = await client.send("POST", action, { form: { csrf_token: /name="csrf_token" value="([^"]+)"/.exec(wrong.body)![1]!, totp_code: code } });
+      const right = await client.send("POST", action, {
+        form: { csrf_token: /name="csrf_token" value="([^"]+)"/.exec(wrong.body)![1]!, totp_code: code },
+      });
       assert.equal(right.statusCode, 303, right.body);
       assert.equal(right.headers["location"], `${P}/ui/settings?flow=${settingsId}`);
       const whoami = await client.get("/sessions/whoami", { accept: "application/json" });
       assert.equal(whoami.statusCode, 200, whoami.body);
       assert.equal(whoami.json().authenticator_assurance_level, "aal2");
-      assert.deepEqual(whoami.json().authentication_methods.map((m: any) => [m.method, m.aal]), [
-        ["code_recovery", "aal1"],
-        ["totp", "aal2"],
-      ]);
+      assert.deepEqual(
+        whoami.json().authentication_methods.map((m: any) => [m.method, m.aal]),
+        [
+          ["code_recovery", "aal1"],
+          ["totp", "aal2"],
+        ],
+      );
       assert.equal((await client.get(`/ui/settings?flow=${settingsId}`)).statusCode, 200);
     });
 
@@ -116,12 +136,27 @@ for (const dialect of DIALECTS) {
       assert.equal(response.statusCode, 200, response.body);
       const flow = response.json();
       assert.equal(flow.requested_aal, "aal2");
-      assert.deepEqual(flow.ui.messages.map((m: any) => m.id), [1010004]);
-      assert.deepEqual(flow.ui.nodes.map((n: any) => n.attributes.name), ["csrf_token", "totp_code", "method"]);
+      assert.deepEqual(
+        flow.ui.messages.map((m: any) => m.id),
+        [1010004],
+      );
+      assert.deepEqual(
+        flow.ui.nodes.map((n: any) => n.attributes.name),
+        ["csrf_token", "totp_code", "method"],
+      );
       const wrong = await client.submit(flow.ui.action, { method: "totp", totp_code: "000000" });
       assert.equal(wrong.statusCode, 400);
-      assert.deepEqual(wrong.json().ui.messages, [{ id: 4000008, text: "The provided authentication code is invalid, please try again.", type: "error" }]);
-      const right = await client.submit(flow.ui.action, { method: "totp", totp_code: totpCodeAt(DEVICE, SECRET, clock.now()) });
+      assert.deepEqual(wrong.json().ui.messages, [
+        {
+          id: 4000008,
+          text: "The provided authentication code is invalid, please try again.",
+          type: "error",
+        },
+      ]);
+      const right = await client.submit(flow.ui.action, {
+        method: "totp",
+        totp_code: totpCodeAt(DEVICE, SECRET, clock.now()),
+      });
       assert.equal(right.statusCode, 200, right.body);
       assert.equal(right.json().session_token, client.sessionToken);
       assert.equal(right.json().session.authenticator_assurance_level, "aal2");
@@ -131,20 +166,32 @@ for (const dialect of DIALECTS) {
     test("a backup code steps up once (lookup_secret); the same code is refused afterwards", async (t) => {
       const h = await harness(t, dialect);
       const pk = await createIdentity(h.rekey, "jane", { email: "jane@example.com" }).then((jane) => jane.pk);
-      const { codes } = await regenerateBackupCodes(h.rekey.deps, await audit(h.rekey), await userOf(h.rekey, pk));
+      const { codes } = await regenerateBackupCodes(
+        h.rekey.deps,
+        await audit(h.rekey),
+        await userOf(h.rekey, pk),
+      );
       const { client } = await recover(h, "api");
       const flow = (await client.get("/self-service/login/api?aal=aal2")).json();
-      assert.deepEqual(flow.ui.nodes.map((n: any) => n.attributes.name), ["csrf_token", "lookup_secret", "method"]);
+      assert.deepEqual(
+        flow.ui.nodes.map((n: any) => n.attributes.name),
+        ["csrf_token", "lookup_secret", "method"],
+      );
       const right = await client.submit(flow.ui.action, { method: "lookup_secret", lookup_secret: codes[0] });
       assert.equal(right.statusCode, 200, right.body);
-      const again = (await client.get("/self-service/login/api?aal=aal2"));
+      const again = await client.get("/self-service/login/api?aal=aal2");
       assert.equal(again.statusCode, 401, "an aal2 session has the highest level already");
       const other = new KratosClient(h.rekey, "api");
       other.sessionToken = (await recover(h, "api")).client.sessionToken;
       const second = (await other.get("/self-service/login/api?aal=aal2")).json();
-      const reused = await other.submit(second.ui.action, { method: "lookup_secret", lookup_secret: codes[0] });
+      const reused = await other.submit(second.ui.action, {
+        method: "lookup_secret",
+        lookup_secret: codes[0],
+      });
       assert.equal(reused.statusCode, 400);
-      assert.deepEqual(reused.json().ui.messages, [{ id: 4000016, text: "The backup recovery code is not valid.", type: "error" }]);
+      assert.deepEqual(reused.json().ui.messages, [
+        { id: 4000016, text: "The backup recovery code is not valid.", type: "error" },
+      ]);
       assert.equal(csrfOf(second), "");
     });
 
@@ -156,7 +203,10 @@ for (const dialect of DIALECTS) {
       assert.equal(init.statusCode, 303, init.body);
       const location = new URL(String(init.headers["location"]));
       const flow = await fetchFlow(client, "login", location.searchParams.get("flow")!);
-      assert.deepEqual(flow.ui.nodes.map((n: any) => n.attributes.name), ["csrf_token", "totp_code", "method"]);
+      assert.deepEqual(
+        flow.ui.nodes.map((n: any) => n.attributes.name),
+        ["csrf_token", "totp_code", "method"],
+      );
       const page = await client.get(`${location.pathname}${location.search}`);
       assert.equal(page.statusCode, 200);
       assert.match(page.body, /name="totp_code"/);

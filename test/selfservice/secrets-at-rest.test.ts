@@ -7,7 +7,14 @@ import { openDeps } from "../../src/boot.js";
 import { loadConfig } from "../../src/config.js";
 import { SECRET } from "../support/app.js";
 import { DIALECTS } from "../support/databases.js";
-import { createIdentity, defaultTenantId, harness, KratosClient, startRecovery, submitEmail } from "./helpers.js";
+import {
+  createIdentity,
+  defaultTenantId,
+  harness,
+  KratosClient,
+  startRecovery,
+  submitEmail,
+} from "./helpers.js";
 
 /** Every byte of the SQLite database, its WAL included, as text a secret could be found in. */
 function sqliteBytes(file: string): string {
@@ -26,7 +33,10 @@ describe("recovery secrets at rest on sqlite", () => {
     await submitEmail(client, flow, "jane@example.com");
     const code = await codes.codeFor("jane@example.com");
     assert.match(code, /^\d{12}$/);
-    const stored = await codes.rekey.deps.persistence.stores.selfServiceRecovery.listRecoveryCodes(await defaultTenantId(codes.rekey), flow.id);
+    const stored = await codes.rekey.deps.persistence.stores.selfServiceRecovery.listRecoveryCodes(
+      await defaultTenantId(codes.rekey),
+      flow.id,
+    );
     assert.equal(stored.length, 1);
     assert.match(stored[0]!.secretHMAC, /^[0-9a-f]{64}$/);
     assert.equal(stored[0]!.secretHMAC, codes.rekey.deps.codeHMAC.digest(code));
@@ -39,7 +49,10 @@ describe("recovery secrets at rest on sqlite", () => {
     await linkClient.submit(linkFlow.ui.action, { method: "link", email: "jane@example.com" });
     const mails = await links.mails();
     const token = /token=([A-Za-z0-9]{32})/.exec(mails[0]!.parsed.text ?? "")![1]!;
-    assert.ok(!sqliteBytes(links.rekey.database.file!).includes(token), "the link token is in the database file");
+    assert.ok(
+      !sqliteBytes(links.rekey.database.file!).includes(token),
+      "the link token is in the database file",
+    );
   });
 });
 
@@ -52,7 +65,10 @@ for (const dialect of DIALECTS) {
       const flow = await startRecovery(client);
       await submitEmail(client, flow, "jane@example.com");
       const code = await h.codeFor("jane@example.com");
-      const config = loadConfig({ REKEY_DATABASE_URL: h.rekey.database.url, REKEY_SECRET_KEY: `rotated-secret-0123456789abcdef,${SECRET}` });
+      const config = loadConfig({
+        REKEY_DATABASE_URL: h.rekey.database.url,
+        REKEY_SECRET_KEY: `rotated-secret-0123456789abcdef,${SECRET}`,
+      });
       const rotated = await buildApp(await openDeps(config, { db: h.rekey.database.db }));
       t.after(() => rotated.close());
       const response = await rotated.inject({

@@ -4,14 +4,26 @@ import { DIALECTS } from "../support/databases.js";
 import { createIdentity, harness, KratosClient, local, P, signInWithPassword } from "./helpers.js";
 
 const PASSWORD = "correct-horse-battery-1";
-const NO_SESSION = { error: { code: 401, status: "Unauthorized", reason: "No valid session credentials found in the request.", message: "The request could not be authorized" } };
+const NO_SESSION = {
+  error: {
+    code: 401,
+    status: "Unauthorized",
+    reason: "No valid session credentials found in the request.",
+    message: "The request could not be authorized",
+  },
+};
 
 for (const dialect of DIALECTS) {
   describe(`sessions on ${dialect}`, () => {
     test("whoami without a session, or with an unknown one, is a 401", async (t) => {
       const { rekey } = await harness(t, dialect);
       const client = new KratosClient(rekey, "api");
-      for (const headers of [{}, { "x-session-token": "ory_st_unknown" }, { cookie: "ory_kratos_session=nope" }, { authorization: "Bearer nope" }] as Record<string, string>[]) {
+      for (const headers of [
+        {},
+        { "x-session-token": "ory_st_unknown" },
+        { cookie: "ory_kratos_session=nope" },
+        { authorization: "Bearer nope" },
+      ] as Record<string, string>[]) {
         const response = await client.get("/sessions/whoami", headers);
         assert.equal(response.statusCode, 401);
         assert.deepEqual(response.json(), NO_SESSION);
@@ -26,7 +38,11 @@ for (const dialect of DIALECTS) {
       await signInWithPassword(client, "jane", PASSWORD);
       const token = client.sessionToken!;
       const anonymous = new KratosClient(rekey, "api");
-      for (const headers of [{ "x-session-token": token }, { authorization: `Bearer ${token}` }, { cookie: `ory_kratos_session=${token}` }] as Record<string, string>[]) {
+      for (const headers of [
+        { "x-session-token": token },
+        { authorization: `Bearer ${token}` },
+        { cookie: `ory_kratos_session=${token}` },
+      ] as Record<string, string>[]) {
         const response = await anonymous.get("/sessions/whoami", headers);
         assert.equal(response.statusCode, 200, response.body);
         assert.equal(response.headers["x-kratos-authenticated-identity-id"], jane.uuid);
@@ -77,10 +93,17 @@ for (const dialect of DIALECTS) {
       const out = await client.send("DELETE", "/self-service/logout/api", { json: { session_token: token } });
       assert.equal(out.statusCode, 204, out.body);
       assert.equal((await client.get("/sessions/whoami", { "x-session-token": token })).statusCode, 401);
-      const again = await client.send("DELETE", "/self-service/logout/api", { json: { session_token: token } });
+      const again = await client.send("DELETE", "/self-service/logout/api", {
+        json: { session_token: token },
+      });
       assert.equal(again.statusCode, 403);
       assert.deepEqual(again.json(), {
-        error: { code: 403, status: "Forbidden", reason: "Unable to parse or find the session token.", message: "The requested action was forbidden" },
+        error: {
+          code: 403,
+          status: "Forbidden",
+          reason: "Unable to parse or find the session token.",
+          message: "The requested action was forbidden",
+        },
       });
       const events = await rekey.api("GET", "/api/v3/events/events/?action=logout");
       assert.equal(events.json().results.length, 1);
@@ -95,7 +118,9 @@ for (const dialect of DIALECTS) {
       assert.equal(created.statusCode, 200, created.body);
       const { logout_url: url, logout_token: token } = created.json();
       assert.equal(url, `${P}/self-service/logout?token=${token}`);
-      const forged = await browser.get(`/self-service/logout?token=ory_lo_${"0".repeat(64)}`, { accept: "text/html" });
+      const forged = await browser.get(`/self-service/logout?token=ory_lo_${"0".repeat(64)}`, {
+        accept: "text/html",
+      });
       assert.equal(forged.statusCode, 303);
       assert.match(String(forged.headers["location"]), /\/ui\/error\?id=forbidden$/);
       const out = await browser.get(local(url), { accept: "text/html" });

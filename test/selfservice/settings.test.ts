@@ -25,7 +25,10 @@ const OLD_PASSWORD = "old-Secret-password-1";
 const NEW_PASSWORD = "n3w-Secret-pass-word";
 
 /** Recovers jane with a mailed code; returns her client (signed in) and the settings flow. */
-async function recovered(h: Harness, mode: Mode): Promise<{ client: KratosClient; settings: Record<string, any> }> {
+async function recovered(
+  h: Harness,
+  mode: Mode,
+): Promise<{ client: KratosClient; settings: Record<string, any> }> {
   const client = new KratosClient(h.rekey, mode);
   const flow = await startRecovery(client);
   const sent = await flowAfter(client, await submitEmail(client, flow, "jane@example.com"));
@@ -56,10 +59,24 @@ for (const dialect of DIALECTS) {
         const h = await harness(t, dialect);
         await createIdentity(h.rekey, "jane", { email: "jane@example.com", password: OLD_PASSWORD });
         const { client, settings } = await recovered(h, mode);
-        assert.deepEqual(Object.keys(settings), ["id", "type", "expires_at", "issued_at", "request_url", "ui", "identity", "state"]);
+        assert.deepEqual(Object.keys(settings), [
+          "id",
+          "type",
+          "expires_at",
+          "issued_at",
+          "request_url",
+          "ui",
+          "identity",
+          "state",
+        ]);
         assert.equal(settings.state, "show_form");
         assert.deepEqual(
-          settings.ui.nodes.map((n: any) => [n.group, n.attributes.name, n.attributes.type, n.meta.label?.id ?? null]),
+          settings.ui.nodes.map((n: any) => [
+            n.group,
+            n.attributes.name,
+            n.attributes.type,
+            n.meta.label?.id ?? null,
+          ]),
           [
             ["default", "csrf_token", "hidden", null],
             ["password", "password", "password", 1070001],
@@ -72,14 +89,20 @@ for (const dialect of DIALECTS) {
         const saved = await flowAfter(client, response, "settings");
         if (mode !== "browser") assert.equal(response.statusCode, 200, response.body);
         assert.equal(saved.state, "success");
-        assert.deepEqual(saved.ui.messages, [{ id: 1050001, text: "Your changes have been saved!", type: "success" }]);
+        assert.deepEqual(saved.ui.messages, [
+          { id: 1050001, text: "Your changes have been saved!", type: "success" },
+        ]);
         if (mode === "spa") {
-          assert.deepEqual(response.json().continue_with, [{ action: "redirect_browser_to", redirect_browser_to: `${P}/ui/settings?flow=${settings.id}` }]);
+          assert.deepEqual(response.json().continue_with, [
+            { action: "redirect_browser_to", redirect_browser_to: `${P}/ui/settings?flow=${settings.id}` },
+          ]);
         }
         if (mode === "api") assert.equal(response.json().continue_with, undefined);
         await signInWithPassword(new KratosClient(h.rekey, "api"), "jane@example.com", NEW_PASSWORD);
         const events = await h.rekey.api("GET", "/api/v3/events/events/?action=password_set");
-        const viaSettings = (events.json().results as any[]).filter((event) => event.context.via === "settings");
+        const viaSettings = (events.json().results as any[]).filter(
+          (event) => event.context.via === "settings",
+        );
         assert.equal(viaSettings.length, 1);
         assert.equal(viaSettings[0].user.username, "jane");
       });
@@ -90,11 +113,45 @@ for (const dialect of DIALECTS) {
       await createIdentity(h.rekey, "jane", { email: "jane@example.com", password: OLD_PASSWORD });
       const { client, settings } = await recovered(h, "api");
       const cases: [string, unknown][] = [
-        ["", { id: 4000002, text: "Property password is missing.", type: "error", context: { property: "password" } }],
-        ["short12", { id: 4000032, text: "The password must be at least 8 characters long, but got 7.", type: "error", context: { min_length: 8, actual_length: 7 } }],
-        ["x".repeat(1100), { id: 4000033, text: "The password must be at most 1024 characters long, but got 1100.", type: "error", context: { max_length: 1024, actual_length: 1100 } }],
-        ["jane@example.co", { id: 4000031, text: "The password can not be used because it is too similar to the identifier.", type: "error" }],
-        [OLD_PASSWORD, { id: 4000039, text: "The new password must be different from the old password.", type: "error" }],
+        [
+          "",
+          {
+            id: 4000002,
+            text: "Property password is missing.",
+            type: "error",
+            context: { property: "password" },
+          },
+        ],
+        [
+          "short12",
+          {
+            id: 4000032,
+            text: "The password must be at least 8 characters long, but got 7.",
+            type: "error",
+            context: { min_length: 8, actual_length: 7 },
+          },
+        ],
+        [
+          "x".repeat(1100),
+          {
+            id: 4000033,
+            text: "The password must be at most 1024 characters long, but got 1100.",
+            type: "error",
+            context: { max_length: 1024, actual_length: 1100 },
+          },
+        ],
+        [
+          "jane@example.co",
+          {
+            id: 4000031,
+            text: "The password can not be used because it is too similar to the identifier.",
+            type: "error",
+          },
+        ],
+        [
+          OLD_PASSWORD,
+          { id: 4000039, text: "The new password must be different from the old password.", type: "error" },
+        ],
       ];
       for (const [password, message] of cases) {
         const response = await submitPassword(client, settings, password);
@@ -122,8 +179,17 @@ for (const dialect of DIALECTS) {
         await createIdentity(h.rekey, "jane", { email: "jane@example.com" });
         const { client } = await recovered(h, mode);
         clock.advance(61 * MINUTE);
-        const init = await client.get(mode === "api" ? "/self-service/settings/api" : "/self-service/settings/browser");
-        const settings = mode === "api" ? init.json() : await fetchFlow(client, "settings", new URL(String(init.headers["location"])).searchParams.get("flow")!);
+        const init = await client.get(
+          mode === "api" ? "/self-service/settings/api" : "/self-service/settings/browser",
+        );
+        const settings =
+          mode === "api"
+            ? init.json()
+            : await fetchFlow(
+                client,
+                "settings",
+                new URL(String(init.headers["location"])).searchParams.get("flow")!,
+              );
         const response = await submitPassword(client, settings, NEW_PASSWORD);
         if (mode === "browser") {
           assert.equal(response.statusCode, 303);
@@ -136,7 +202,8 @@ for (const dialect of DIALECTS) {
             id: "session_refresh_required",
             code: 403,
             status: "Forbidden",
-            reason: "The login session is too old and thus not allowed to update these fields. Please re-authenticate.",
+            reason:
+              "The login session is too old and thus not allowed to update these fields. Please re-authenticate.",
             message: "The requested action was forbidden",
           },
           redirect_browser_to: `${P}/ui/recovery`,
@@ -147,7 +214,10 @@ for (const dialect of DIALECTS) {
     test("an expired settings flow is replaced: 410 for API clients, a new flow with 4050001 for browsers", async (t) => {
       const clock = fixedClock(NOW);
       // Two recoveries of one identity: the second must not end the first one's session.
-      const h = await harness(t, dialect, { clock, env: { REKEY_SESSION_IDLE_TIMEOUT: "86400", REKEY_RECOVERY_REVOKE_SESSIONS: "false" } });
+      const h = await harness(t, dialect, {
+        clock,
+        env: { REKEY_SESSION_IDLE_TIMEOUT: "86400", REKEY_RECOVERY_REVOKE_SESSIONS: "false" },
+      });
       await createIdentity(h.rekey, "jane", { email: "jane@example.com" });
       const api = await recovered(h, "api");
       const browser = await recovered(h, "browser");
@@ -157,9 +227,16 @@ for (const dialect of DIALECTS) {
       assert.equal(apiResponse.json().error.id, "self_service_flow_expired");
       const browserResponse = await submitPassword(browser.client, browser.settings, NEW_PASSWORD);
       assert.equal(browserResponse.statusCode, 303);
-      const fresh = await fetchFlow(browser.client, "settings", new URL(String(browserResponse.headers["location"])).searchParams.get("flow")!);
+      const fresh = await fetchFlow(
+        browser.client,
+        "settings",
+        new URL(String(browserResponse.headers["location"])).searchParams.get("flow")!,
+      );
       assert.equal(fresh.ui.messages[0].id, 4050001);
-      assert.equal(fresh.ui.messages[0].text, "The settings flow expired 1.50 minutes ago, please try again.");
+      assert.equal(
+        fresh.ui.messages[0].text,
+        "The settings flow expired 1.50 minutes ago, please try again.",
+      );
     });
 
     test("without a session: 401 session_inactive for JSON, the recovery UI for browsers", async (t) => {
@@ -189,7 +266,11 @@ for (const dialect of DIALECTS) {
       const flow = (await jane.get("/self-service/settings/api")).json();
       const token = jane.sessionToken!;
       const anonymous = new KratosClient(h.rekey, "api");
-      for (const headers of [{ "x-session-token": token }, { authorization: `Bearer ${token}` }, { cookie: `ory_kratos_session=${token}` }] as Record<string, string>[]) {
+      for (const headers of [
+        { "x-session-token": token },
+        { authorization: `Bearer ${token}` },
+        { cookie: `ory_kratos_session=${token}` },
+      ] as Record<string, string>[]) {
         const response = await anonymous.get(`/self-service/settings/flows?id=${flow.id}`, headers);
         assert.equal(response.statusCode, 200, response.body);
       }

@@ -6,7 +6,12 @@ import { DIALECTS } from "../support/databases.js";
 import { createIdentity, harness, KratosClient, local, P } from "./helpers.js";
 
 function decode(text: string): string {
-  return text.replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&amp;/g, "&");
+  return text
+    .replace(/&quot;/g, '"')
+    .replace(/&#39;/g, "'")
+    .replace(/&lt;/g, "<")
+    .replace(/&gt;/g, ">")
+    .replace(/&amp;/g, "&");
 }
 
 /** The page's form: its action and its fields (hidden and named inputs, with values). */
@@ -49,23 +54,43 @@ for (const dialect of DIALECTS) {
       assert.match(form.action, new RegExp(`^${P}/self-service/recovery\\?flow=`));
       assert.ok(form.fields["csrf_token"]!.length > 40);
 
-      const sent = await browser.send("POST", form.action, { form: { ...form.fields, email: "jane@example.com", method: "code" } });
+      const sent = await browser.send("POST", form.action, {
+        form: { ...form.fields, email: "jane@example.com", method: "code" },
+      });
       assert.equal(sent.statusCode, 303);
       const codePage = await browser.get(local(String(sent.headers["location"])));
       assert.deepEqual(messageIdsOf(codePage), [1060003]);
-      assert.match(codePage.body, /<button type="submit" name="email" value="jane@example.com" formnovalidate>Resend code<\/button>/);
-      assert.match(codePage.body, /<input id="field-code" name="code" type="text" required autocomplete="one-time-code" pattern="\[0-9\]\+" inputmode="numeric" maxlength="6">/);
+      assert.match(
+        codePage.body,
+        /<button type="submit" name="email" value="jane@example.com" formnovalidate>Resend code<\/button>/,
+      );
+      assert.match(
+        codePage.body,
+        /<input id="field-code" name="code" type="text" required autocomplete="one-time-code" pattern="\[0-9\]\+" inputmode="numeric" maxlength="6">/,
+      );
       const codeForm = formOf(codePage);
-      const recovered = await browser.send("POST", codeForm.action, { form: { csrf_token: codeForm.fields["csrf_token"]!, method: "code", code: await h.codeFor("jane@example.com") } });
+      const recovered = await browser.send("POST", codeForm.action, {
+        form: {
+          csrf_token: codeForm.fields["csrf_token"]!,
+          method: "code",
+          code: await h.codeFor("jane@example.com"),
+        },
+      });
       assert.equal(recovered.statusCode, 303, recovered.body);
 
       const settingsPage = await browser.get(local(String(recovered.headers["location"])));
       assert.equal(settingsPage.statusCode, 200);
       assertPageHeaders(settingsPage);
-      assert.deepEqual(messageIdsOf(settingsPage), [1901003, 1060001]);
+      assert.deepEqual(messageIdsOf(settingsPage), [1900105, 1060001]);
       assert.match(settingsPage.body, /Signed in as jane@example.com/);
       const settingsForm = formOf(settingsPage);
-      const saved = await browser.send("POST", settingsForm.action, { form: { csrf_token: settingsForm.fields["csrf_token"]!, method: "password", password: "n3w-Secret-pass-word" } });
+      const saved = await browser.send("POST", settingsForm.action, {
+        form: {
+          csrf_token: settingsForm.fields["csrf_token"]!,
+          method: "password",
+          password: "n3w-Secret-pass-word",
+        },
+      });
       assert.equal(saved.statusCode, 303);
       const done = await browser.get(local(String(saved.headers["location"])));
       assert.ok(messageIdsOf(done).includes(1050001));
@@ -88,12 +113,30 @@ for (const dialect of DIALECTS) {
       const { rekey } = await harness(t, dialect);
       const browser = new KratosClient(rekey, "browser");
       const unknown = "6f3e1d2c-0000-4000-8000-000000000000";
-      assert.equal((await browser.get("/ui/recovery")).headers["location"], `${P}/self-service/recovery/browser`);
-      assert.equal((await browser.get(`/ui/recovery?flow=${unknown}`)).headers["location"], `${P}/self-service/recovery/browser`);
-      assert.equal((await browser.get(`/ui/login?return_to=${encodeURIComponent(`${P}/x`)}`)).headers["location"], `${P}/self-service/login/browser?return_to=${encodeURIComponent(`${P}/x`)}`);
-      assert.equal((await browser.get("/ui/settings")).headers["location"], `${P}/self-service/settings/browser`);
-      assert.equal((await browser.get(`/ui/settings?flow=${unknown}`)).headers["location"], `${P}/self-service/settings/browser`);
-      assert.equal((await browser.get("/self-service/settings/browser")).headers["location"], `${P}/ui/recovery`);
+      assert.equal(
+        (await browser.get("/ui/recovery")).headers["location"],
+        `${P}/self-service/recovery/browser`,
+      );
+      assert.equal(
+        (await browser.get(`/ui/recovery?flow=${unknown}`)).headers["location"],
+        `${P}/self-service/recovery/browser`,
+      );
+      assert.equal(
+        (await browser.get(`/ui/login?return_to=${encodeURIComponent(`${P}/x`)}`)).headers["location"],
+        `${P}/self-service/login/browser?return_to=${encodeURIComponent(`${P}/x`)}`,
+      );
+      assert.equal(
+        (await browser.get("/ui/settings")).headers["location"],
+        `${P}/self-service/settings/browser`,
+      );
+      assert.equal(
+        (await browser.get(`/ui/settings?flow=${unknown}`)).headers["location"],
+        `${P}/self-service/settings/browser`,
+      );
+      assert.equal(
+        (await browser.get("/self-service/settings/browser")).headers["location"],
+        `${P}/ui/recovery`,
+      );
       assert.equal((await browser.get("/ui/login?aal=aal2")).headers["location"], `${P}/ui/recovery`);
     });
 
@@ -130,11 +173,25 @@ for (const dialect of DIALECTS) {
       assertPageHeaders(page);
       assert.match(page.body, /<label for="field-identifier">ID<\/label>/);
       const form = formOf(page);
-      const wrong = await browser.send("POST", form.action, { form: { csrf_token: form.fields["csrf_token"]!, method: "password", identifier: "jane", password: "nope-nope-nope" } });
+      const wrong = await browser.send("POST", form.action, {
+        form: {
+          csrf_token: form.fields["csrf_token"]!,
+          method: "password",
+          identifier: "jane",
+          password: "nope-nope-nope",
+        },
+      });
       assert.equal(wrong.statusCode, 303);
       const again = await browser.get(local(String(wrong.headers["location"])));
       assert.deepEqual(messageIdsOf(again), [4000006]);
-      const right = await browser.send("POST", form.action, { form: { csrf_token: formOf(again).fields["csrf_token"]!, method: "password", identifier: "jane", password: "correct-horse-battery-1" } });
+      const right = await browser.send("POST", form.action, {
+        form: {
+          csrf_token: formOf(again).fields["csrf_token"]!,
+          method: "password",
+          identifier: "jane",
+          password: "correct-horse-battery-1",
+        },
+      });
       assert.equal(right.statusCode, 303);
       assert.equal(right.headers["location"], `${P}/ui/settings`);
     });

@@ -72,12 +72,7 @@ export async function deleteDevice(
   });
 }
 
-/**
- * upstream's model name for a backup-code set, as its 404 says it (`No StaticDevice matches the given
- * query.`). TODO: add "StaticDevice" to ModelName in src/errors.ts (frozen for this change); the
- * cast goes with it.
- */
-export const STATIC_DEVICE = "StaticDevice" as ModelName;
+export const STATIC_DEVICE: ModelName = "StaticDevice";
 
 /** Primary keys are PostgreSQL `serial` (int4): a larger number names no row, and asking PostgreSQL would fail. */
 const MAX_SERIAL = 2_147_483_647;

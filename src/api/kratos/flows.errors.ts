@@ -38,11 +38,17 @@ export function defaultReturnURL(publicURL: string): string {
 
 const SESSION_ALREADY_REASON = {
   recovery: "A valid session was detected and thus recovery is not possible.",
-  login: "A valid session was detected and thus login is not possible. Did you forget to set `?refresh=true`?",
+  login:
+    "A valid session was detected and thus login is not possible. Did you forget to set `?refresh=true`?",
 };
 
 /** The ExpiredError of §2.4: 410 with `expired_at`, `since` and `use_flow_id` beside `error`. */
-export function expiredError(expiredAt: Date, now: Date, useFlowId: string | null, details: Record<string, unknown>): KratosError {
+export function expiredError(
+  expiredAt: Date,
+  now: Date,
+  useFlowId: string | null,
+  details: Record<string, unknown>,
+): KratosError {
   const ago = now.getTime() - expiredAt.getTime();
   return new KratosError(
     410,
@@ -52,7 +58,13 @@ export function expiredError(expiredAt: Date, now: Date, useFlowId: string | nul
       details,
       message: "self-service flow expired",
     },
-    { extra: { expired_at: formatKratosTime(expiredAt), since: Math.round(ago * 1e6), use_flow_id: useFlowId ?? "00000000-0000-0000-0000-000000000000" } },
+    {
+      extra: {
+        expired_at: formatKratosTime(expiredAt),
+        since: Math.round(ago * 1e6),
+        use_flow_id: useFlowId ?? "00000000-0000-0000-0000-000000000000",
+      },
+    },
   );
 }
 
@@ -60,7 +72,10 @@ function retryError(error: RecoveryRetry): KratosError {
   const continueWith = [showRecoveryUI(error.replacement.flow.id)];
   if (error.why === "csrf") {
     const csrf = kratosErrorOf(new CSRFViolation(error.message));
-    return new KratosError(403, { ...csrf.body, details: { ...csrf.body.details, continue_with: continueWith } });
+    return new KratosError(403, {
+      ...csrf.body,
+      details: { ...csrf.body.details, continue_with: continueWith },
+    });
   }
   if (error.why === "identity_disabled") {
     return new KratosError(400, {
@@ -89,10 +104,17 @@ export function kratosErrorOfFlow(error: unknown, publicURL: string, now: Date):
   }
   if (error instanceof FlowNotFound) return new KratosError(404, { reason: error.message });
   if (error instanceof SessionAlreadyAvailable) {
-    return new KratosError(400, { id: "session_already_available", reason: SESSION_ALREADY_REASON[error.kind] });
+    return new KratosError(400, {
+      id: "session_already_available",
+      reason: SESSION_ALREADY_REASON[error.kind],
+    });
   }
   if (error instanceof SessionRequired) {
-    return new KratosError(401, { id: "session_inactive", reason: error.message, message: "request does not have a valid authentication session" });
+    return new KratosError(401, {
+      id: "session_inactive",
+      reason: error.message,
+      message: "request does not have a valid authentication session",
+    });
   }
   if (error instanceof SecondFactorRequired) {
     const redirect = stepUpURL(publicURL, defaultReturnURL(publicURL));
@@ -108,7 +130,8 @@ export function kratosErrorOfFlow(error: unknown, publicURL: string, now: Date):
       { extra: { redirect_browser_to: redirect } },
     );
   }
-  if (error instanceof FirstFactorRequired) return new KratosError(401, { id: "session_aal1_required", reason: error.message });
+  if (error instanceof FirstFactorRequired)
+    return new KratosError(401, { id: "session_aal1_required", reason: error.message });
   if (error instanceof AssuranceLevelReached) {
     return new KratosError(401, {
       id: "session_aal_already_fulfilled",
@@ -117,9 +140,14 @@ export function kratosErrorOfFlow(error: unknown, publicURL: string, now: Date):
     });
   }
   if (error instanceof SessionRefreshRequired) {
-    return new KratosError(403, { id: "session_refresh_required", reason: error.message }, { extra: { redirect_browser_to: `${publicURL}/ui/recovery` } });
+    return new KratosError(
+      403,
+      { id: "session_refresh_required", reason: error.message },
+      { extra: { redirect_browser_to: `${publicURL}/ui/recovery` } },
+    );
   }
-  if (error instanceof IdentityMismatch) return new KratosError(403, { id: "security_identity_mismatch", reason: error.message });
+  if (error instanceof IdentityMismatch)
+    return new KratosError(403, { id: "security_identity_mismatch", reason: error.message });
   if (error instanceof APIFlowFromBrowser) return KratosError.badRequest(error.message);
   if (error instanceof AppError && error.expose) {
     const known = kratosErrorOf(error as AnyAppError) as KratosError | undefined;
@@ -132,9 +160,11 @@ export function kratosErrorOfFlow(error: unknown, publicURL: string, now: Date):
 function browserLocation(error: unknown, publicURL: string): string | null {
   if (error instanceof RecoveryRetry) return `${publicURL}/ui/recovery?flow=${error.replacement.flow.id}`;
   if (error instanceof FlowExpired) return `${publicURL}/ui/${error.kind}?flow=${error.replacement.flow.id}`;
-  if (error instanceof SessionAlreadyAvailable || error instanceof AssuranceLevelReached) return defaultReturnURL(publicURL);
+  if (error instanceof SessionAlreadyAvailable || error instanceof AssuranceLevelReached)
+    return defaultReturnURL(publicURL);
   if (error instanceof SecondFactorRequired) return stepUpURL(publicURL, defaultReturnURL(publicURL));
-  if (error instanceof SessionRequired || error instanceof SessionRefreshRequired) return `${publicURL}/ui/recovery`;
+  if (error instanceof SessionRequired || error instanceof SessionRefreshRequired)
+    return `${publicURL}/ui/recovery`;
   return null;
 }
 
@@ -155,12 +185,18 @@ function answersJSON(request: FastifyRequest, error: unknown): boolean {
 /** Fastify's own refusals (body too large, bad media type) as Kratos errors. */
 function fastifyError(error: FastifyError): KratosError | null {
   const status = error.statusCode;
-  return status !== undefined && status >= 400 && status < 500 ? new KratosError(status, { reason: error.message }) : null;
+  return status !== undefined && status >= 400 && status < 500
+    ? new KratosError(status, { reason: error.message })
+    : null;
 }
 
 /** The error handler of the public routes. */
 export function publicErrorHandler(deps: AppDeps) {
-  return async function publicErrorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+  return async function publicErrorHandler(
+    error: FastifyError,
+    request: FastifyRequest,
+    reply: FastifyReply,
+  ): Promise<FastifyReply> {
     const publicURL = await publicURLOf(deps, request);
     const cookie = replacementCookie(error);
     if (cookie !== null) {
@@ -168,25 +204,36 @@ export function publicErrorHandler(deps: AppDeps) {
     }
     const json = answersJSON(request, error);
     // An SPA learns of its expired recovery flow by being sent to the new one (§3.4.8).
-    if (json && error instanceof FlowExpired && error.kind === "recovery" && error.replacement.flow.type === "browser") {
+    if (
+      json &&
+      error instanceof FlowExpired &&
+      error.kind === "recovery" &&
+      error.replacement.flow.type === "browser"
+    ) {
       return reply.redirect(`${publicURL}/self-service/recovery/flows?id=${error.replacement.flow.id}`, 303);
     }
     const location = json ? null : browserLocation(error, publicURL);
     if (location !== null) {
       return reply.redirect(location, 303);
     }
-    const kratos = kratosErrorOfFlow(error, publicURL, deps.clock.now()) ?? fastifyError(error);
+    let kratos = kratosErrorOfFlow(error, publicURL, deps.clock.now()) ?? otherClientError(error);
     if (kratos === null) {
-      return kratosErrorHandler(error, request, reply);
+      request.log.error({ err: error }, "unhandled error");
+      kratos = new KratosError(500, {});
     }
     if (!json) {
-      // Browsers see the error on Rekey's error page; a rate limit is shown at once, with Retry-After.
+      // Browsers see the error on Rekey's error page; a rate limit or a failure is shown at once.
+      if (kratos.status >= 500) {
+        return sendErrorPage(deps, reply, "server_error", { status: 500 });
+      }
       if (error instanceof RateLimited) {
-        return sendErrorPage(deps, reply, errorKey(kratos), { status: 429, retryAfterSeconds: error.retryAfterSeconds });
+        return sendErrorPage(deps, reply, errorKey(kratos), {
+          status: 429,
+          retryAfterSeconds: error.retryAfterSeconds,
+        });
       }
       return reply.redirect(`${publicURL}/ui/error?id=${encodeURIComponent(errorKey(kratos))}`, 303);
     }
     return kratosErrorHandler(kratos as unknown as FastifyError, request, reply);
   };
 }
-

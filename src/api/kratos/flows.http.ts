@@ -56,7 +56,14 @@ export function negotiatesJSON(accept: string | undefined): boolean {
   for (const offer of ["text/html", "application/json"]) {
     for (const spec of specs) {
       if (spec.q === 0 || spec.q < bestQ) continue;
-      const wild = spec.value === "*/*" ? 2 : spec.value.endsWith("/*") && offer.startsWith(spec.value.slice(0, -1)) ? 1 : spec.value === offer ? 0 : -1;
+      const wild =
+        spec.value === "*/*"
+          ? 2
+          : spec.value.endsWith("/*") && offer.startsWith(spec.value.slice(0, -1))
+            ? 1
+            : spec.value === offer
+              ? 0
+              : -1;
       if (wild >= 0 && (spec.q > bestQ || bestWild > wild)) {
         best = offer;
         bestQ = spec.q;
@@ -74,7 +81,9 @@ export function isJSONRequest(request: FastifyRequest): boolean {
 
 /** `<P>` for this request's tenant, computed once. */
 export async function publicURLOf(deps: AppDeps, request: FastifyRequest): Promise<string> {
-  request.selfService.publicURL ??= (await tenantPublicURL(deps, request.tenant, requestOrigin(request))).replace(/\/+$/, "");
+  request.selfService.publicURL ??= (
+    await tenantPublicURL(deps, request.tenant, requestOrigin(request))
+  ).replace(/\/+$/, "");
   return request.selfService.publicURL;
 }
 
@@ -118,7 +127,12 @@ export async function flowRequestOf(deps: AppDeps, request: FastifyRequest): Pro
       actor: SYSTEM_ACTOR,
       clientIP: request.ip,
       // The query may carry a link token: events keep the path only.
-      httpRequest: { path: request.url.split("?")[0], method: request.method, args: {}, user_agent: request.headers["user-agent"] ?? "" },
+      httpRequest: {
+        path: request.url.split("?")[0],
+        method: request.method,
+        args: {},
+        user_agent: request.headers["user-agent"] ?? "",
+      },
       app: "rekey.kratos",
     },
     clientIP: request.ip,
@@ -129,7 +143,12 @@ export async function flowRequestOf(deps: AppDeps, request: FastifyRequest): Pro
 }
 
 /** Sends `value` as the browser's anti-CSRF cookie and renders with it from now on. */
-export function setCSRFCookie(deps: AppDeps, request: FastifyRequest, reply: FastifyReply, value: string): void {
+export function setCSRFCookie(
+  deps: AppDeps,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  value: string,
+): void {
   reply.setCookie(CSRF_COOKIE, value, cookieOptions(deps.config));
   request.selfService.csrfCookie = value;
 }
@@ -155,7 +174,10 @@ export function maskedCSRFToken(deps: AppDeps, request: FastifyRequest): string 
 /** The `flow` (or `id`) query parameter when it is a UUID; null when missing or malformed. */
 export function flowIdParam(request: FastifyRequest, name: "flow" | "id"): string | null {
   const value = (request.query as Record<string, unknown> | undefined)?.[name];
-  return typeof value === "string" && /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value) ? value.toLowerCase() : null;
+  return typeof value === "string" &&
+    /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value)
+    ? value.toLowerCase()
+    : null;
 }
 
 /** A query parameter as one string ("" when absent or repeated). */
@@ -172,7 +194,10 @@ export function returnToParam(deps: AppDeps, request: FastifyRequest, publicURL:
   }
   const resolved = resolveReturnTo(publicURL, deps.config.allowedReturnURLs, raw);
   if (resolved === null) {
-    throw new KratosError(400, { id: "self_service_flow_return_to_forbidden", reason: `Requested return_to URL "${raw}" is not allowed.` });
+    throw new KratosError(400, {
+      id: "self_service_flow_return_to_forbidden",
+      reason: `Requested return_to URL "${raw}" is not allowed.`,
+    });
   }
   return resolved;
 }

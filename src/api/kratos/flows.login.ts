@@ -33,7 +33,12 @@ import { serializeSession } from "./session.js";
 
 const NO_FACTORS: SecondFactors = { totp: false, lookupSecret: false };
 
-async function loginJSON(deps: AppDeps, request: FastifyRequest, context: FlowRequest | null, flow: LoginFlow): Promise<JSONObject> {
+async function loginJSON(
+  deps: AppDeps,
+  request: FastifyRequest,
+  context: FlowRequest | null,
+  flow: LoginFlow,
+): Promise<JSONObject> {
   const publicURL = await publicURLOf(deps, request);
   const session = context?.session ?? null;
   const factors =
@@ -48,10 +53,17 @@ function assuranceLevelParam(request: FastifyRequest): AssuranceLevel {
   const value = queryParam(request, "aal");
   if (value === "" || value === "aal1") return "aal1";
   if (value === "aal2") return "aal2";
-  throw KratosError.badRequest(`Unable to parse AuthenticationMethod Assurance Level (AAL): expected one of [aal1, aal2] but got ${value}`);
+  throw KratosError.badRequest(
+    `Unable to parse AuthenticationMethod Assurance Level (AAL): expected one of [aal1, aal2] but got ${value}`,
+  );
 }
 
-async function initFlow(deps: AppDeps, request: FastifyRequest, reply: FastifyReply, type: "browser" | "api"): Promise<{ flow: LoginFlow; context: FlowRequest }> {
+async function initFlow(
+  deps: AppDeps,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  type: "browser" | "api",
+): Promise<{ flow: LoginFlow; context: FlowRequest }> {
   const context = await flowRequestOf(deps, request);
   const returnTo = returnToParam(deps, request, context.publicURL);
   const aal = assuranceLevelParam(request);
@@ -69,17 +81,25 @@ async function initFlow(deps: AppDeps, request: FastifyRequest, reply: FastifyRe
 function expiredLogin(publicURL: string, flow: LoginFlow): KratosError {
   if (flow.type === "api") {
     return new KratosError(410, {
-      reason: "The login flow has expired. Call the login flow init API endpoint to initialize a new login flow.",
+      reason:
+        "The login flow has expired. Call the login flow init API endpoint to initialize a new login flow.",
       details: { api: `${publicURL}/self-service/login/api` },
     });
   }
   return new KratosError(410, {
-    reason: "The login flow has expired. Redirect the user to the login flow init endpoint to initialize a new login flow.",
+    reason:
+      "The login flow has expired. Redirect the user to the login flow init endpoint to initialize a new login flow.",
     details: { redirect_to: `${publicURL}/self-service/login/browser`, return_to: flow.returnTo ?? "" },
   });
 }
 
-async function sendLoginOutcome(deps: AppDeps, request: FastifyRequest, reply: FastifyReply, context: FlowRequest, outcome: LoginOutcome): Promise<FastifyReply> {
+async function sendLoginOutcome(
+  deps: AppDeps,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  context: FlowRequest,
+  outcome: LoginOutcome,
+): Promise<FastifyReply> {
   const publicURL = context.publicURL;
   const api = outcome.flow.type === "api";
   if (outcome.kind === "flow") {
@@ -118,34 +138,43 @@ export function loginRoutes(app: FastifyInstance, deps: AppDeps): void {
     return reply.code(200).send(await loginJSON(deps, request, context, flow));
   });
 
-  app.get("/self-service/login/flows", { config: { json: true } }, async function getLoginFlow(request, reply) {
-    const id = flowIdParam(request, "id");
-    const flow = id === null ? null : await deps.persistence.stores.loginFlows.findLoginFlow(request.tenant.id, id);
-    if (flow === null) {
-      throw new KratosError(404, { message: "Unable to locate the resource" });
-    }
-    if (flow.type === "browser" && !csrfCookieMatches(flow.csrfHash, currentCSRFCookie(request))) {
-      throw kratosErrorOf(new CSRFViolation("The anti-CSRF cookie is missing or belongs to another flow."));
-    }
-    const context = await flowRequestOf(deps, request);
-    if (flow.expiresAt <= deps.clock.now()) {
-      throw expiredLogin(context.publicURL, flow);
-    }
-    return reply.code(200).send(await loginJSON(deps, request, context, flow));
-  });
+  app.get(
+    "/self-service/login/flows",
+    { config: { json: true } },
+    async function getLoginFlow(request, reply) {
+      const id = flowIdParam(request, "id");
+      const flow =
+        id === null ? null : await deps.persistence.stores.loginFlows.findLoginFlow(request.tenant.id, id);
+      if (flow === null) {
+        throw new KratosError(404, { message: "Unable to locate the resource" });
+      }
+      if (flow.type === "browser" && !csrfCookieMatches(flow.csrfHash, currentCSRFCookie(request))) {
+        throw kratosErrorOf(new CSRFViolation("The anti-CSRF cookie is missing or belongs to another flow."));
+      }
+      const context = await flowRequestOf(deps, request);
+      if (flow.expiresAt <= deps.clock.now()) {
+        throw expiredLogin(context.publicURL, flow);
+      }
+      return reply.code(200).send(await loginJSON(deps, request, context, flow));
+    },
+  );
 
-  app.post("/self-service/login", { preHandler: [requireFlowParam, decodeSubmission] }, async function updateLoginFlow(request, reply) {
-    const flowId = submittedFlowId(request);
-    const body = request.selfService.fields;
-    const context = await flowRequestOf(deps, request);
-    const outcome = await submitLoginFlow(deps, context, flowId, {
-      method: stringField(body, "method"),
-      identifier: stringField(body, "identifier"),
-      password: stringField(body, "password"),
-      totpCode: stringField(body, "totp_code"),
-      lookupSecret: stringField(body, "lookup_secret"),
-      csrfToken: stringField(body, "csrf_token"),
-    });
-    return sendLoginOutcome(deps, request, reply, context, outcome);
-  });
+  app.post(
+    "/self-service/login",
+    { preHandler: [requireFlowParam, decodeSubmission] },
+    async function updateLoginFlow(request, reply) {
+      const flowId = submittedFlowId(request);
+      const body = request.selfService.fields;
+      const context = await flowRequestOf(deps, request);
+      const outcome = await submitLoginFlow(deps, context, flowId, {
+        method: stringField(body, "method"),
+        identifier: stringField(body, "identifier"),
+        password: stringField(body, "password"),
+        totpCode: stringField(body, "totp_code"),
+        lookupSecret: stringField(body, "lookup_secret"),
+        csrfToken: stringField(body, "csrf_token"),
+      });
+      return sendLoginOutcome(deps, request, reply, context, outcome);
+    },
+  );
 }

@@ -9,7 +9,13 @@ import { initRecoveryFlow, submitRecoveryFlow } from "../../selfservice/recovery
 import type { SelfServiceRecoveryFlow } from "../../selfservice/store.js";
 import { KratosError, kratosErrorOf } from "./errors.js";
 import { CSRFViolation } from "../../errors.js";
-import { type ContinueWith, type JSONObject, serializeRecoveryFlow, setSessionToken, showSettingsUI } from "./flows.js";
+import {
+  type ContinueWith,
+  type JSONObject,
+  serializeRecoveryFlow,
+  setSessionToken,
+  showSettingsUI,
+} from "./flows.js";
 import { defaultReturnURL, expiredError } from "./flows.errors.js";
 import {
   currentCSRFCookie,
@@ -31,7 +37,12 @@ import {
 
 /** The self-service recovery routes (kratos.md §3.4): init, read, submit, and the link method. */
 
-async function recoveryJSON(deps: AppDeps, request: FastifyRequest, flow: SelfServiceRecoveryFlow, continueWith?: ContinueWith[]): Promise<JSONObject> {
+async function recoveryJSON(
+  deps: AppDeps,
+  request: FastifyRequest,
+  flow: SelfServiceRecoveryFlow,
+  continueWith?: ContinueWith[],
+): Promise<JSONObject> {
   const publicURL = await publicURLOf(deps, request);
   const csrf = flow.type === "api" ? "" : maskedCSRFToken(deps, request);
   const nodes = recoveryNodes(flow, csrf, deps.config.recoveryCodeLength);
@@ -49,7 +60,12 @@ export function setSessionCookie(deps: AppDeps, reply: FastifyReply, token: stri
 }
 
 /** §3.4.7 step 8 (and step 6 with `skip_settings`): the answer for browser, SPA and API clients. */
-async function sendRecovered(deps: AppDeps, request: FastifyRequest, reply: FastifyReply, outcome: Recovered): Promise<FastifyReply> {
+async function sendRecovered(
+  deps: AppDeps,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  outcome: Recovered,
+): Promise<FastifyReply> {
   const publicURL = await publicURLOf(deps, request);
   const { flow, issued, settingsFlow } = outcome;
   const api = flow.type === "api";
@@ -58,7 +74,10 @@ async function sendRecovered(deps: AppDeps, request: FastifyRequest, reply: Fast
     if (outcome.csrfCookie !== null) setCSRFCookie(deps, request, reply, outcome.csrfCookie);
   }
   if (!api && !request.selfService.json) {
-    const location = settingsFlow !== null ? `${publicURL}/ui/settings?flow=${settingsFlow.id}` : (flow.returnTo ?? defaultReturnURL(publicURL));
+    const location =
+      settingsFlow !== null
+        ? `${publicURL}/ui/settings?flow=${settingsFlow.id}`
+        : (flow.returnTo ?? defaultReturnURL(publicURL));
     return reply.redirect(location, 303);
   }
   const continueWith: ContinueWith[] = [];
@@ -67,7 +86,12 @@ async function sendRecovered(deps: AppDeps, request: FastifyRequest, reply: Fast
   return reply.code(200).send(await recoveryJSON(deps, request, flow, continueWith));
 }
 
-async function sendOutcome(deps: AppDeps, request: FastifyRequest, reply: FastifyReply, outcome: RecoveryOutcome): Promise<FastifyReply> {
+async function sendOutcome(
+  deps: AppDeps,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  outcome: RecoveryOutcome,
+): Promise<FastifyReply> {
   if (outcome.kind === "recovered") {
     return sendRecovered(deps, request, reply, outcome);
   }
@@ -80,11 +104,18 @@ async function sendOutcome(deps: AppDeps, request: FastifyRequest, reply: Fastif
 /** §3.4.3: 404, 403 (another browser's flow), 410 (expired), or the flow. */
 async function readRecoveryFlow(deps: AppDeps, request: FastifyRequest): Promise<JSONObject> {
   const id = flowIdParam(request, "id");
-  const flow = id === null ? null : await deps.persistence.stores.selfServiceRecovery.findRecoveryFlow(request.tenant.id, id);
+  const flow =
+    id === null
+      ? null
+      : await deps.persistence.stores.selfServiceRecovery.findRecoveryFlow(request.tenant.id, id);
   if (flow === null) {
     throw new KratosError(404, { message: "Unable to locate the resource" });
   }
-  if (flow.type === "browser" && flow.origin !== "admin" && !csrfCookieMatches(flow.csrfHash, currentCSRFCookie(request))) {
+  if (
+    flow.type === "browser" &&
+    flow.origin !== "admin" &&
+    !csrfCookieMatches(flow.csrfHash, currentCSRFCookie(request))
+  ) {
     throw kratosErrorOf(new CSRFViolation("The anti-CSRF cookie is missing or belongs to another flow."));
   }
   const publicURL = await publicURLOf(deps, request);
@@ -95,7 +126,8 @@ async function readRecoveryFlow(deps: AppDeps, request: FastifyRequest): Promise
     }
     const restart = `${publicURL}/self-service/recovery/browser${flow.returnTo === null ? "" : `?return_to=${encodeURIComponent(flow.returnTo)}`}`;
     throw new KratosError(410, {
-      reason: "The recovery flow has expired. Redirect the user to the recovery flow init endpoint to initialize a new recovery flow.",
+      reason:
+        "The recovery flow has expired. Redirect the user to the recovery flow init endpoint to initialize a new recovery flow.",
       details: { redirect_to: restart, return_to: flow.returnTo ?? "" },
     });
   }
@@ -107,46 +139,72 @@ export function recoveryRoutes(app: FastifyInstance, deps: AppDeps): void {
     const context = await flowRequestOf(deps, request);
     const returnTo = returnToParam(deps, request, context.publicURL);
     const cookie = ensureCSRFCookie(deps, request, reply);
-    const flow = await initRecoveryFlow(deps, context, { type: "browser", returnTo, csrfHash: csrfHash(cookie) });
+    const flow = await initRecoveryFlow(deps, context, {
+      type: "browser",
+      returnTo,
+      csrfHash: csrfHash(cookie),
+    });
     if (request.selfService.json) {
       return reply.code(200).send(await recoveryJSON(deps, request, flow));
     }
     return reply.redirect(`${context.publicURL}/ui/recovery?flow=${flow.id}`, 303);
   });
 
-  app.get("/self-service/recovery/api", { config: { json: true } }, async function initAPIRecovery(request, reply) {
-    const context = await flowRequestOf(deps, request);
-    const returnTo = returnToParam(deps, request, context.publicURL);
-    const flow = await initRecoveryFlow(deps, context, { type: "api", returnTo, csrfHash: null });
-    return reply.code(200).send(await recoveryJSON(deps, request, flow));
-  });
+  app.get(
+    "/self-service/recovery/api",
+    { config: { json: true } },
+    async function initAPIRecovery(request, reply) {
+      const context = await flowRequestOf(deps, request);
+      const returnTo = returnToParam(deps, request, context.publicURL);
+      const flow = await initRecoveryFlow(deps, context, { type: "api", returnTo, csrfHash: null });
+      return reply.code(200).send(await recoveryJSON(deps, request, flow));
+    },
+  );
 
-  app.get("/self-service/recovery/flows", { config: { json: true } }, async function getRecoveryFlow(request, reply) {
-    return reply.code(200).send(await readRecoveryFlow(deps, request));
-  });
+  app.get(
+    "/self-service/recovery/flows",
+    { config: { json: true } },
+    async function getRecoveryFlow(request, reply) {
+      return reply.code(200).send(await readRecoveryFlow(deps, request));
+    },
+  );
 
-  app.post("/self-service/recovery", { preHandler: [requireFlowParam, decodeSubmission] }, async function updateRecoveryFlow(request, reply) {
-    const flowId = submittedFlowId(request);
-    const body = request.selfService.fields;
-    const context = await flowRequestOf(deps, request);
-    const token = queryParam(request, "token") !== "" ? queryParam(request, "token") : stringField(body, "token");
-    if (token !== "") {
-      request.selfService.json = false; // the link method is always a browser flow (§3.4.7)
-      return sendRecovered(deps, request, reply, await redeemRecoveryLink(deps, context, flowId, token));
-    }
-    const outcome = await submitRecoveryFlow(deps, context, flowId, {
-      method: stringField(body, "method"),
-      email: stringField(body, "email"),
-      code: stringField(body, "code"),
-      csrfToken: stringField(body, "csrf_token"),
-      transientPayload: objectField(body, "transient_payload"),
-    });
-    return sendOutcome(deps, request, reply, outcome);
-  });
+  app.post(
+    "/self-service/recovery",
+    { preHandler: [requireFlowParam, decodeSubmission] },
+    async function updateRecoveryFlow(request, reply) {
+      const flowId = submittedFlowId(request);
+      const body = request.selfService.fields;
+      const context = await flowRequestOf(deps, request);
+      const token =
+        queryParam(request, "token") !== "" ? queryParam(request, "token") : stringField(body, "token");
+      if (token !== "") {
+        request.selfService.json = false; // the link method is always a browser flow (§3.4.7)
+        return sendRecovered(deps, request, reply, await redeemRecoveryLink(deps, context, flowId, token));
+      }
+      const outcome = await submitRecoveryFlow(deps, context, flowId, {
+        method: stringField(body, "method"),
+        email: stringField(body, "email"),
+        code: stringField(body, "code"),
+        csrfToken: stringField(body, "csrf_token"),
+        transientPayload: objectField(body, "transient_payload"),
+      });
+      return sendOutcome(deps, request, reply, outcome);
+    },
+  );
 
   // The link method is always a browser flow (§3.4.7): its answers are redirects, whatever was negotiated.
-  app.get("/self-service/recovery", { preHandler: [answerAsBrowser, requireFlowParam] }, async function useRecoveryLink(request, reply) {
-    const context = await flowRequestOf(deps, request);
-    return sendRecovered(deps, request, reply, await redeemRecoveryLink(deps, context, submittedFlowId(request), queryParam(request, "token")));
-  });
+  app.get(
+    "/self-service/recovery",
+    { preHandler: [answerAsBrowser, requireFlowParam] },
+    async function useRecoveryLink(request, reply) {
+      const context = await flowRequestOf(deps, request);
+      return sendRecovered(
+        deps,
+        request,
+        reply,
+        await redeemRecoveryLink(deps, context, submittedFlowId(request), queryParam(request, "token")),
+      );
+    },
+  );
 }

@@ -1,5 +1,10 @@
 import type { UINode } from "../../selfservice/nodes.js";
-import type { FlowMessage, LoginFlow, SelfServiceRecoveryFlow, SettingsFlow } from "../../selfservice/store.js";
+import type {
+  FlowMessage,
+  LoginFlow,
+  SelfServiceRecoveryFlow,
+  SettingsFlow,
+} from "../../selfservice/store.js";
 import { formatKratosTime } from "./format.js";
 
 /**
@@ -67,7 +72,14 @@ export function redirectBrowserTo(url: string): ContinueWith {
   return { action: "redirect_browser_to", redirect_browser_to: url };
 }
 
-function flowHead(flow: { id: string; type: string; expiresAt: Date; issuedAt: Date; requestURL: string; returnTo: string | null }): JSONObject {
+function flowHead(flow: {
+  id: string;
+  type: string;
+  expiresAt: Date;
+  issuedAt: Date;
+  requestURL: string;
+  returnTo: string | null;
+}): JSONObject {
   const out: JSONObject = {
     id: flow.id,
     type: flow.type,
@@ -115,7 +127,12 @@ export function serializeSettingsFlow(
 }
 
 /** `loginFlow` (§3.6.5). */
-export function serializeLoginFlow(publicURL: string, flow: LoginFlow, nodes: UINode[], messages: readonly FlowMessage[]): JSONObject {
+export function serializeLoginFlow(
+  publicURL: string,
+  flow: LoginFlow,
+  nodes: UINode[],
+  messages: readonly FlowMessage[],
+): JSONObject {
   const out = flowHead(flow);
   out["refresh"] = flow.refresh;
   out["requested_aal"] = flow.requestedAAL;

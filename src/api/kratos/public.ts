@@ -20,7 +20,11 @@ declare module "fastify" {
 const BODY_LIMIT = 64 * 1024;
 
 function rawBody(kind: RawBody["kind"]) {
-  return function parseRawBody(request: FastifyRequest, body: string, done: (error: Error | null, body?: RawBody) => void): void {
+  return function parseRawBody(
+    request: FastifyRequest,
+    body: string,
+    done: (error: Error | null, body?: RawBody) => void,
+  ): void {
     done(null, { kind, contentType: String(request.headers["content-type"] ?? ""), text: body });
   };
 }
@@ -34,8 +38,16 @@ function rawBody(kind: RawBody["kind"]) {
 export function kratosPublicPlugin(deps: AppDeps): FastifyPluginAsync {
   return async function kratosPublicPlugin(app: FastifyInstance): Promise<void> {
     app.removeAllContentTypeParsers();
-    app.addContentTypeParser("application/json", { parseAs: "string", bodyLimit: BODY_LIMIT }, rawBody("json"));
-    app.addContentTypeParser("application/x-www-form-urlencoded", { parseAs: "string", bodyLimit: BODY_LIMIT }, rawBody("form"));
+    app.addContentTypeParser(
+      "application/json",
+      { parseAs: "string", bodyLimit: BODY_LIMIT },
+      rawBody("json"),
+    );
+    app.addContentTypeParser(
+      "application/x-www-form-urlencoded",
+      { parseAs: "string", bodyLimit: BODY_LIMIT },
+      rawBody("form"),
+    );
     app.addContentTypeParser("*", { parseAs: "string", bodyLimit: BODY_LIMIT }, rawBody("other"));
     await app.register(cookie);
     app.decorateRequest("selfService", null as never);

@@ -9,7 +9,15 @@ import type { Session } from "../../sessions/store.js";
 import type { User } from "../../users/store.js";
 import { KratosError } from "./errors.js";
 import type { JSONObject } from "./flows.js";
-import { decodeBody, flowRequestOf, presentedSessionToken, publicURLOf, queryParam, SESSION_COOKIE, stringField } from "./flows.http.js";
+import {
+  decodeBody,
+  flowRequestOf,
+  presentedSessionToken,
+  publicURLOf,
+  queryParam,
+  SESSION_COOKIE,
+  stringField,
+} from "./flows.http.js";
 import { formatKratosTime } from "./format.js";
 import { serializeIdentity } from "./identity.js";
 
@@ -48,7 +56,10 @@ function logoutToken(deps: AppDeps, sessionId: string): string {
 }
 
 function logoutTokenMatches(deps: AppDeps, sessionId: string, token: string): boolean {
-  return token.startsWith("ory_lo_") && deps.codeHMAC.matches(`logout\u0000${sessionId}`, token.slice("ory_lo_".length));
+  return (
+    token.startsWith("ory_lo_") &&
+    deps.codeHMAC.matches(`logout\u0000${sessionId}`, token.slice("ory_lo_".length))
+  );
 }
 
 export function sessionRoutes(app: FastifyInstance, deps: AppDeps): void {
@@ -71,33 +82,46 @@ export function sessionRoutes(app: FastifyInstance, deps: AppDeps): void {
       .send(serializeSession(publicURL, signedIn.session, signedIn.user));
   });
 
-  app.delete("/self-service/logout/api", { config: { json: true } }, async function logoutAPI(request, reply) {
-    const body = decodeBody(request.body);
-    const token = stringField(body, "session_token");
-    const signedIn = token === "" ? null : await signedInBy(deps, request.tenant.id, token);
-    if (signedIn === null) {
-      throw new KratosError(403, { reason: "Unable to parse or find the session token." });
-    }
-    const context = await flowRequestOf(deps, request);
-    await endSession(deps, context.audit, signedIn);
-    return reply.code(204).send();
-  });
+  app.delete(
+    "/self-service/logout/api",
+    { config: { json: true } },
+    async function logoutAPI(request, reply) {
+      const body = decodeBody(request.body);
+      const token = stringField(body, "session_token");
+      const signedIn = token === "" ? null : await signedInBy(deps, request.tenant.id, token);
+      if (signedIn === null) {
+        throw new KratosError(403, { reason: "Unable to parse or find the session token." });
+      }
+      const context = await flowRequestOf(deps, request);
+      await endSession(deps, context.audit, signedIn);
+      return reply.code(204).send();
+    },
+  );
 
-  app.get("/self-service/logout/browser", { config: { json: true } }, async function createLogoutURL(request, reply) {
-    const cookie = request.cookies[SESSION_COOKIE];
-    const signedIn = cookie === undefined ? null : await signedInBy(deps, request.tenant.id, cookie);
-    if (signedIn === null) {
-      throw new SessionRequired();
-    }
-    const publicURL = await publicURLOf(deps, request);
-    const returnTo = queryParam(request, "return_to");
-    if (returnTo !== "" && resolveReturnTo(publicURL, deps.config.allowedReturnURLs, returnTo) === null) {
-      throw new KratosError(400, { id: "self_service_flow_return_to_forbidden", reason: `Requested return_to URL "${returnTo}" is not allowed.` });
-    }
-    const token = logoutToken(deps, signedIn.session.id);
-    const query = returnTo === "" ? "" : `&return_to=${encodeURIComponent(returnTo)}`;
-    return reply.code(200).send({ logout_url: `${publicURL}/self-service/logout?token=${token}${query}`, logout_token: token });
-  });
+  app.get(
+    "/self-service/logout/browser",
+    { config: { json: true } },
+    async function createLogoutURL(request, reply) {
+      const cookie = request.cookies[SESSION_COOKIE];
+      const signedIn = cookie === undefined ? null : await signedInBy(deps, request.tenant.id, cookie);
+      if (signedIn === null) {
+        throw new SessionRequired();
+      }
+      const publicURL = await publicURLOf(deps, request);
+      const returnTo = queryParam(request, "return_to");
+      if (returnTo !== "" && resolveReturnTo(publicURL, deps.config.allowedReturnURLs, returnTo) === null) {
+        throw new KratosError(400, {
+          id: "self_service_flow_return_to_forbidden",
+          reason: `Requested return_to URL "${returnTo}" is not allowed.`,
+        });
+      }
+      const token = logoutToken(deps, signedIn.session.id);
+      const query = returnTo === "" ? "" : `&return_to=${encodeURIComponent(returnTo)}`;
+      return reply
+        .code(200)
+        .send({ logout_url: `${publicURL}/self-service/logout?token=${token}${query}`, logout_token: token });
+    },
+  );
 
   app.get("/self-service/logout", async function logoutBrowser(request, reply) {
     const cookie = request.cookies[SESSION_COOKIE];
@@ -106,7 +130,10 @@ export function sessionRoutes(app: FastifyInstance, deps: AppDeps): void {
       throw new SessionRequired();
     }
     if (!logoutTokenMatches(deps, signedIn.session.id, queryParam(request, "token"))) {
-      throw new KratosError(403, { reason: "Unable to log out because the logout token in the URL query does not match the session cookie." });
+      throw new KratosError(403, {
+        reason:
+          "Unable to log out because the logout token in the URL query does not match the session cookie.",
+      });
     }
     const context = await flowRequestOf(deps, request);
     await endSession(deps, context.audit, signedIn);
@@ -114,7 +141,11 @@ export function sessionRoutes(app: FastifyInstance, deps: AppDeps): void {
     if (request.selfService.json) {
       return reply.code(204).send();
     }
-    const returnTo = resolveReturnTo(context.publicURL, deps.config.allowedReturnURLs, queryParam(request, "return_to"));
+    const returnTo = resolveReturnTo(
+      context.publicURL,
+      deps.config.allowedReturnURLs,
+      queryParam(request, "return_to"),
+    );
     return reply.redirect(returnTo ?? `${context.publicURL}/ui/login`, 303);
   });
 }
