@@ -51,7 +51,9 @@ if (env.REKEY_TEST_POSTGRES_URL === undefined) {
     console.error(`CI=true and no PostgreSQL is reachable: ${local.error?.message}`);
     process.exit(1);
   } else {
-    console.warn("\n*** PostgreSQL is not reachable: PostgreSQL tests are SKIPPED. Set REKEY_TEST_POSTGRES_URL. ***\n");
+    console.warn(
+      "\n*** PostgreSQL is not reachable: PostgreSQL tests are SKIPPED. Set REKEY_TEST_POSTGRES_URL. ***\n",
+    );
   }
 }
 
@@ -65,6 +67,8 @@ const result = spawnSync(process.execPath, ["--import", "tsx", "--test", "--test
   env,
 });
 if (created !== null) {
-  await dropDatabase(created.base, created.name).catch((error) => console.warn(`could not drop ${created.name}: ${error.message}`));
+  await dropDatabase(created.base, created.name).catch((error) =>
+    console.warn(`could not drop ${created.name}: ${error.message}`),
+  );
 }
 process.exit(result.status ?? 1);

@@ -13,7 +13,9 @@ import { pagesPlugin } from "./pages/routes.js";
 export type AppDeps = ApiDeps;
 
 /** DRF's date-time forms (no offset means UTC) replace Ajv's stricter RFC 3339 check. */
-function addDateTimeFormat<A extends { addFormat(name: string, format: (value: string) => boolean): A }>(ajv: A): A {
+function addDateTimeFormat<A extends { addFormat(name: string, format: (value: string) => boolean): A }>(
+  ajv: A,
+): A {
   return ajv.addFormat("date-time", isDateTime);
 }
 
@@ -30,7 +32,10 @@ export function loggerOptions(level: string): FastifyServerOptions["logger"] {
  * Builds the whole server from explicit dependencies and never listens: tests get the real app and
  * drive it with inject(); only server.ts opens a port.
  */
-export async function buildApp(deps: AppDeps, options?: { logger?: FastifyServerOptions["logger"] }): Promise<FastifyInstance> {
+export async function buildApp(
+  deps: AppDeps,
+  options?: { logger?: FastifyServerOptions["logger"] },
+): Promise<FastifyInstance> {
   const app = Fastify({
     logger: options?.logger ?? false,
     trustProxy: deps.config.trustProxy,
@@ -70,7 +75,11 @@ export async function buildApp(deps: AppDeps, options?: { logger?: FastifyServer
       components: { securitySchemes: { authentik: { type: "http", scheme: "bearer" } } },
       security: [{ authentik: [] }],
     },
-    transform: ({ schema, url }) => ({ schema: schema as never, url: url.replace(/^\/api\/v3/, "") }),
+    // The document at /api/v3/schema/ describes /api/v3 only; Kratos routes and pages stay out of it.
+    transform: ({ schema, url }) => ({
+      schema: (url.startsWith("/api/v3/") ? schema : { ...schema, hide: true }) as never,
+      url: url.replace(/^\/api\/v3/, ""),
+    }),
   });
   await app.register(authentikAPI(deps), { prefix: "/api/v3" });
   await app.register(pagesPlugin(deps));
@@ -78,8 +87,16 @@ export async function buildApp(deps: AppDeps, options?: { logger?: FastifyServer
   await app.register(kratosAdminPlugin(deps));
   registerOpenAPIRoutes(app);
 
+  // Kratos' JSON 404 (K11): plain `application/json` (Fastify would add a charset) and Ory-Error-Id.
   app.setNotFoundHandler(async (_request, reply) => {
-    return reply.code(404).send({ error: { code: 404, status: "Not Found", message: "The requested resource could not be found" } });
+    const body = {
+      error: { code: 404, status: "Not Found", message: "The requested resource could not be found" },
+    };
+    return reply
+      .code(404)
+      .header("content-type", "application/json")
+      .header("ory-error-id", "")
+      .send(Buffer.from(JSON.stringify(body)));
   });
   return app;
 }

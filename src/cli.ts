@@ -38,7 +38,9 @@ Every command takes --help. Settings come from REKEY_* environment variables (re
 
 function settingsHelp(): string {
   const width = Math.max(...SETTINGS.map((setting) => setting.name.length));
-  const lines = SETTINGS.map((s) => `  ${s.name.padEnd(width)}  ${s.meaning}\n  ${" ".repeat(width)}  default: ${s.default}`);
+  const lines = SETTINGS.map(
+    (s) => `  ${s.name.padEnd(width)}  ${s.meaning}\n  ${" ".repeat(width)}  default: ${s.default}`,
+  );
   return `Usage: rekey serve\n\nStarts Rekey. Settings (environment variables):\n\n${lines.join("\n")}`;
 }
 
@@ -73,7 +75,11 @@ async function readStdinLine(): Promise<string> {
   return Buffer.concat(chunks).toString("utf8").split(/\r?\n/)[0] ?? "";
 }
 
-async function withDeps<T>(config: Config, work: (deps: Awaited<ReturnType<typeof openDeps>>, tenantId: string) => Promise<T>, tenant?: string): Promise<T> {
+async function withDeps<T>(
+  config: Config,
+  work: (deps: Awaited<ReturnType<typeof openDeps>>, tenantId: string) => Promise<T>,
+  tenant?: string,
+): Promise<T> {
   const deps = await openDeps(config);
   try {
     const found =
@@ -117,7 +123,14 @@ async function usersCreate(config: Config, args: string[]): Promise<void> {
       if (values.superuser === true) {
         const group =
           (await deps.persistence.stores.groups.findGroupByName(tenantId, ADMIN_GROUP)) ??
-          (await createGroup(deps, audit, { name: ADMIN_GROUP, isSuperuser: true, users: [], attributes: {}, parents: [], roles: [] }));
+          (await createGroup(deps, audit, {
+            name: ADMIN_GROUP,
+            isSuperuser: true,
+            users: [],
+            attributes: {},
+            parents: [],
+            roles: [],
+          }));
         groups.push(group.uuid);
       }
       const user = await createUser(deps, audit, {
@@ -134,7 +147,11 @@ async function usersCreate(config: Config, args: string[]): Promise<void> {
 }
 
 async function usersSetPassword(config: Config, args: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({ args, options: { tenant: { type: "string" } }, allowPositionals: true });
+  const { values, positionals } = parseArgs({
+    args,
+    options: { tenant: { type: "string" } },
+    allowPositionals: true,
+  });
   const username = positionals[0];
   if (username === undefined) {
     throw new CLIError("users set-password needs a username (see --help).", 2);
@@ -179,7 +196,9 @@ async function tokenCreate(config: Config, args: string[]): Promise<void> {
       if (user === null) {
         throw new CLIError(`User '${values.user}' not found.`, 1);
       }
-      const identifier = values.identifier ?? `${user.username.replace(/[^-a-zA-Z0-9_]/g, "-")}-${values.intent}-${deps.random.string(8, "abcdefghijklmnopqrstuvwxyz0123456789")}`;
+      const identifier =
+        values.identifier ??
+        `${user.username.replace(/[^-a-zA-Z0-9_]/g, "-")}-${values.intent}-${deps.random.string(8, "abcdefghijklmnopqrstuvwxyz0123456789")}`;
       // The CLI acts with the owner's own rights, so the owner may read the key back later.
       const created = await createToken(deps, cliAudit(tenantId), user, {
         identifier,
@@ -194,7 +213,11 @@ async function tokenCreate(config: Config, args: string[]): Promise<void> {
 }
 
 async function createRecoveryKeyCommand(config: Config, args: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({ args, options: { tenant: { type: "string" } }, allowPositionals: true });
+  const { values, positionals } = parseArgs({
+    args,
+    options: { tenant: { type: "string" } },
+    allowPositionals: true,
+  });
   const [daysText, username] = positionals;
   if (daysText === undefined || !/^\d+$/.test(daysText) || Number(daysText) < 1 || Number(daysText) > 3650) {
     throw new CLIError("duration_days must be an integer from 1 to 3650.", 2);
@@ -208,7 +231,13 @@ async function createRecoveryKeyCommand(config: Config, args: string[]): Promise
       const tenant = (await deps.persistence.stores.tenants.findTenant(tenantId))!;
       const baseURL = await tenantPublicURL(deps, tenant, config.publicURL.origin);
       try {
-        const key = await createRecoveryKey(deps, cliAudit(tenantId), { tenant, username, days: Number(daysText), source: "cli", baseURL });
+        const key = await createRecoveryKey(deps, cliAudit(tenantId), {
+          tenant,
+          username,
+          days: Number(daysText),
+          source: "cli",
+          baseURL,
+        });
         process.stdout.write(`${key.url}\nValid until ${key.expires.toISOString()}\n`);
       } catch (error) {
         if (error instanceof SilentNotFound) throw new CLIError(`User '${username}' not found.`, 1);
@@ -220,7 +249,11 @@ async function createRecoveryKeyCommand(config: Config, args: string[]): Promise
 }
 
 async function createAdminGroupCommand(config: Config, args: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({ args, options: { tenant: { type: "string" } }, allowPositionals: true });
+  const { values, positionals } = parseArgs({
+    args,
+    options: { tenant: { type: "string" } },
+    allowPositionals: true,
+  });
   const username = positionals[0];
   if (username === undefined) {
     throw new CLIError("create_admin_group needs a username (see --help).", 2);
@@ -245,7 +278,9 @@ async function migrate(config: Config): Promise<void> {
   const db = openDatabase(config.databaseURL, { poolSize: 1 });
   try {
     const applied = await migrateToLatest(db);
-    process.stdout.write(applied.length === 0 ? "Schema is up to date.\n" : `Applied: ${applied.join(", ")}\n`);
+    process.stdout.write(
+      applied.length === 0 ? "Schema is up to date.\n" : `Applied: ${applied.join(", ")}\n`,
+    );
   } finally {
     await db.close();
   }
@@ -254,7 +289,8 @@ async function migrate(config: Config): Promise<void> {
 /** Entry point of the `rekey` command. Returns the exit code. */
 export async function main(argv: string[]): Promise<number> {
   const words = argv.filter((arg) => !arg.startsWith("-"));
-  const command = words[0] === "users" || words[0] === "token" ? `${words[0]} ${words[1] ?? ""}`.trim() : (words[0] ?? "");
+  const command =
+    words[0] === "users" || words[0] === "token" ? `${words[0]} ${words[1] ?? ""}`.trim() : (words[0] ?? "");
   if (argv.includes("--help") || argv.includes("-h") || command === "" || command === "help") {
     process.stdout.write(`${HELP[command] ?? USAGE}\n`);
     return 0;

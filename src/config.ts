@@ -49,33 +49,93 @@ export interface SettingInfo {
 
 /** Documentation of every setting, in the order --help lists them. */
 export const SETTINGS: readonly SettingInfo[] = [
-  { name: "REKEY_DATABASE_URL", default: "sqlite:./data/rekey.db", meaning: "sqlite:<path> or postgres://..." },
+  {
+    name: "REKEY_DATABASE_URL",
+    default: "sqlite:./data/rekey.db",
+    meaning: "sqlite:<path> or postgres://...",
+  },
   { name: "REKEY_LISTEN", default: "127.0.0.1:9000", meaning: "host:port to listen on" },
-  { name: "REKEY_PUBLIC_URL", default: "http://localhost:9000", meaning: "base of every link Rekey hands out" },
+  {
+    name: "REKEY_PUBLIC_URL",
+    default: "http://localhost:9000",
+    meaning: "base of every link Rekey hands out",
+  },
   {
     name: "REKEY_SECRET_KEY",
     default: "generated into the data folder (SQLite); required (PostgreSQL)",
     meaning: "comma-separated server secrets, current first; keys HMACs and token-key encryption",
   },
-  { name: "REKEY_BOOTSTRAP_PASSWORD", default: "unset", meaning: "on start, ensure user akadmin with this password" },
-  { name: "REKEY_BOOTSTRAP_TOKEN", default: "unset", meaning: "on start, ensure an api token of akadmin with this key" },
+  {
+    name: "REKEY_BOOTSTRAP_PASSWORD",
+    default: "unset",
+    meaning: "on start, ensure user akadmin with this password",
+  },
+  {
+    name: "REKEY_BOOTSTRAP_TOKEN",
+    default: "unset",
+    meaning: "on start, ensure an api token of akadmin with this key",
+  },
   { name: "REKEY_BOOTSTRAP_EMAIL", default: "unset", meaning: "email address of akadmin" },
-  { name: "REKEY_TENANTS_API_KEY", default: "unset (tenants API off)", meaning: "bearer key of /api/v3/tenants/" },
-  { name: "REKEY_SMTP_URL", default: "unset (mail kept in the outbox and logged)", meaning: "smtp://user:pass@host:port or smtps://..." },
+  {
+    name: "REKEY_TENANTS_API_KEY",
+    default: "unset (tenants API off)",
+    meaning: "bearer key of /api/v3/tenants/",
+  },
+  {
+    name: "REKEY_SMTP_URL",
+    default: "unset (mail kept in the outbox and logged)",
+    meaning: "smtp://user:pass@host:port or smtps://...",
+  },
   { name: "REKEY_EMAIL_FROM", default: "rekey@localhost", meaning: "sender address of mail" },
-  { name: "REKEY_RECOVERY_FLOW_SLUG", default: "default-recovery-flow", meaning: "slug in recovery links; empty disables links" },
-  { name: "REKEY_DEFAULT_TOKEN_DURATION", default: "days=1", meaning: "tenant default token duration (authentik duration string)" },
-  { name: "REKEY_RECOVERY_REVOKE_SESSIONS", default: "true", meaning: "revoke a user's other sessions after a recovery" },
+  {
+    name: "REKEY_RECOVERY_FLOW_SLUG",
+    default: "default-recovery-flow",
+    meaning: "slug in recovery links; empty disables links",
+  },
+  {
+    name: "REKEY_DEFAULT_TOKEN_DURATION",
+    default: "days=1",
+    meaning: "tenant default token duration (authentik duration string)",
+  },
+  {
+    name: "REKEY_RECOVERY_REVOKE_SESSIONS",
+    default: "true",
+    meaning: "revoke a user's other sessions after a recovery",
+  },
   { name: "REKEY_BRAND_TITLE", default: "Rekey", meaning: "TOTP issuer and mail branding" },
-  { name: "REKEY_TRUST_PROXY", default: "false", meaning: "trust X-Forwarded-Proto / X-Forwarded-Host / X-Forwarded-For" },
+  {
+    name: "REKEY_TRUST_PROXY",
+    default: "false",
+    meaning: "trust X-Forwarded-Proto / X-Forwarded-Host / X-Forwarded-For",
+  },
   { name: "REKEY_RECOVERY_USE", default: "code", meaning: "self-service recovery method: code or link" },
   { name: "REKEY_RECOVERY_CODE_LENGTH", default: "6", meaning: "digits in recovery codes, 6 to 12" },
-  { name: "REKEY_RECOVERY_NOTIFY_UNKNOWN_RECIPIENTS", default: "false", meaning: "mail unknown addresses that someone tried to recover them" },
-  { name: "REKEY_ALLOWED_RETURN_URLS", default: "empty", meaning: "comma-separated URL prefixes allowed as return_to" },
-  { name: "REKEY_TOKEN_CLEANUP_INTERVAL", default: "300", meaning: "seconds between expired-token cleanups; 0 disables the job" },
-  { name: "REKEY_MAIL_RETRY_BACKOFF", default: "15", meaning: "seconds before the first mail retry; doubles each attempt, 6 attempts" },
+  {
+    name: "REKEY_RECOVERY_NOTIFY_UNKNOWN_RECIPIENTS",
+    default: "false",
+    meaning: "mail unknown addresses that someone tried to recover them",
+  },
+  {
+    name: "REKEY_ALLOWED_RETURN_URLS",
+    default: "empty",
+    meaning: "comma-separated URL prefixes allowed as return_to",
+  },
+  {
+    name: "REKEY_TOKEN_CLEANUP_INTERVAL",
+    default: "300",
+    meaning: "seconds between expired-token cleanups; 0 disables the job",
+  },
+  {
+    name: "REKEY_MAIL_RETRY_BACKOFF",
+    default: "15",
+    meaning: "seconds before the first mail retry; doubles each attempt, 6 attempts",
+  },
   { name: "REKEY_SESSION_LIFETIME", default: "86400", meaning: "seconds a login session lives at most" },
-  { name: "REKEY_SESSION_IDLE_TIMEOUT", default: "3600", meaning: "seconds of inactivity that end a login session" },
+  {
+    name: "REKEY_SESSION_IDLE_TIMEOUT",
+    default: "3600",
+    meaning: "seconds of inactivity that end a login session",
+  },
   { name: "REKEY_DATABASE_POOL_SIZE", default: "10", meaning: "PostgreSQL connections per process" },
   { name: "REKEY_LOG_LEVEL", default: "info", meaning: "fatal, error, warn, info, debug, trace or silent" },
 ];
@@ -178,7 +238,10 @@ export function loadConfig(env: Env): Config {
   const durationText = text(env, "REKEY_DEFAULT_TOKEN_DURATION", "days=1");
   const durationMs = parseDurationString(durationText);
   if (durationMs === null || durationMs <= 0) {
-    throw new ConfigError("REKEY_DEFAULT_TOKEN_DURATION", `"${durationText}" is not a positive duration like days=1`);
+    throw new ConfigError(
+      "REKEY_DEFAULT_TOKEN_DURATION",
+      `"${durationText}" is not a positive duration like days=1`,
+    );
   }
   const recoveryUse = text(env, "REKEY_RECOVERY_USE", "code");
   if (recoveryUse !== "code" && recoveryUse !== "link") {
@@ -186,7 +249,10 @@ export function loadConfig(env: Env): Config {
   }
   const logLevel = text(env, "REKEY_LOG_LEVEL", "info");
   if (!["fatal", "error", "warn", "info", "debug", "trace", "silent"].includes(logLevel)) {
-    throw new ConfigError("REKEY_LOG_LEVEL", `expected fatal, error, warn, info, debug, trace or silent, got "${logLevel}"`);
+    throw new ConfigError(
+      "REKEY_LOG_LEVEL",
+      `expected fatal, error, warn, info, debug, trace or silent, got "${logLevel}"`,
+    );
   }
   const emailFrom = text(env, "REKEY_EMAIL_FROM", "rekey@localhost");
   if (!emailFrom.includes("@")) {

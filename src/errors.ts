@@ -11,7 +11,16 @@ export abstract class AppError extends Error {
 }
 
 /** The kinds of object a lookup can miss; the dialects name them in their own words. */
-export type ModelName = "Token" | "User" | "Group" | "TOTPDevice" | "StaticDevice" | "EmailStage" | "Event" | "Tenant" | "Domain";
+export type ModelName =
+  | "Token"
+  | "User"
+  | "Group"
+  | "TOTPDevice"
+  | "StaticDevice"
+  | "EmailStage"
+  | "Event"
+  | "Tenant"
+  | "Domain";
 
 export class ObjectNotFound extends AppError {
   readonly code = "object_not_found";

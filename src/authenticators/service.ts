@@ -14,11 +14,21 @@ const BACKUP_LENGTH = 12;
 export const LOW_BACKUP_CODES = 2;
 
 export function totpRef(device: Pick<TOTPDevice, "id" | "name">): ModelRef {
-  return { app: "authentik_stages_authenticator_totp", model_name: "totpdevice", pk: device.id, name: device.name };
+  return {
+    app: "authentik_stages_authenticator_totp",
+    model_name: "totpdevice",
+    pk: device.id,
+    name: device.name,
+  };
 }
 
 export function staticRef(device: Pick<StaticDevice, "id" | "name">): ModelRef {
-  return { app: "authentik_stages_authenticator_static", model_name: "staticdevice", pk: device.id, name: device.name };
+  return {
+    app: "authentik_stages_authenticator_static",
+    model_name: "staticdevice",
+    pk: device.id,
+    name: device.name,
+  };
 }
 
 export interface NewTOTPDevice {
@@ -70,7 +80,12 @@ export async function createTOTPDevice(
 }
 
 /** Confirms a self-enrolled device with its first valid code; false for a wrong (or replayed) code. */
-export async function confirmTOTPDevice(deps: CoreDeps, audit: Audit, device: TOTPDevice, code: string): Promise<boolean> {
+export async function confirmTOTPDevice(
+  deps: CoreDeps,
+  audit: Audit,
+  device: TOTPDevice,
+  code: string,
+): Promise<boolean> {
   return deps.persistence.transaction(async (stores) => {
     if ((await acceptTOTPCode(deps, stores, [device], code)) === null) {
       return false;
@@ -117,12 +132,22 @@ export async function regenerateBackupCodes(
 }
 
 /** Uses one backup code of the user; true once per code, whatever the concurrency. */
-export async function useBackupCode(deps: Pick<CoreDeps, "clock" | "backupCodeHMAC">, stores: Stores, user: User, code: string): Promise<boolean> {
+export async function useBackupCode(
+  deps: Pick<CoreDeps, "clock" | "backupCodeHMAC">,
+  stores: Stores,
+  user: User,
+  code: string,
+): Promise<boolean> {
   const normalised = normaliseBackupCode(code);
   if (normalised.length !== BACKUP_LENGTH) {
     return false;
   }
-  return stores.staticDevices.useStaticToken(user.tenantId, user.id, deps.backupCodeHMAC.candidates(normalised), deps.clock.now());
+  return stores.staticDevices.useStaticToken(
+    user.tenantId,
+    user.id,
+    deps.backupCodeHMAC.candidates(normalised),
+    deps.clock.now(),
+  );
 }
 
 export interface SecondFactors {
@@ -131,9 +156,15 @@ export interface SecondFactors {
 }
 
 /** The user's second factors: confirmed TOTP devices and backup-code sets with unused codes. */
-export async function secondFactorsOf(stores: Stores, tenantId: string, userId: number): Promise<SecondFactors> {
+export async function secondFactorsOf(
+  stores: Stores,
+  tenantId: string,
+  userId: number,
+): Promise<SecondFactors> {
   const totp = await stores.totpDevices.userTOTPDevices(tenantId, userId);
-  const backupCodes = (await stores.staticDevices.userStaticDevices(tenantId, userId)).filter((device) => device.unusedCount > 0);
+  const backupCodes = (await stores.staticDevices.userStaticDevices(tenantId, userId)).filter(
+    (device) => device.unusedCount > 0,
+  );
   return { totp, backupCodes };
 }
 
@@ -169,7 +200,9 @@ export async function resetSecondFactors(
   const kinds = options?.kinds ?? ["totp", "lookup_secret"];
   let removed = 0;
   if (kinds.includes("totp")) {
-    for (const device of await stores.totpDevices.userTOTPDevices(user.tenantId, user.id, { includeUnconfirmed: true })) {
+    for (const device of await stores.totpDevices.userTOTPDevices(user.tenantId, user.id, {
+      includeUnconfirmed: true,
+    })) {
       await stores.totpDevices.deleteTOTPDevice(user.tenantId, device.id);
       await recordEvent(deps, stores.events, audit, "model_deleted", { model: totpRef(device) });
       removed++;

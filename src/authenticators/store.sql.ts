@@ -1,7 +1,15 @@
 import { type Kysely, type Selectable, sql } from "kysely";
 import { applyListQuery, applySearch, type ListQuery, type Page } from "../db/listing.js";
 import type { Database, StaticDeviceTable, TOTPDeviceTable } from "../db/schema.js";
-import type { DeviceField, DeviceFilters, StaticDevice, StaticDeviceStore, TOTPAlgorithm, TOTPDevice, TOTPDeviceStore } from "./store.js";
+import type {
+  DeviceField,
+  DeviceFilters,
+  StaticDevice,
+  StaticDeviceStore,
+  TOTPAlgorithm,
+  TOTPDevice,
+  TOTPDeviceStore,
+} from "./store.js";
 
 function toTOTP(row: Selectable<TOTPDeviceTable>): TOTPDevice {
   return {
@@ -50,7 +58,12 @@ export function sqlTOTPDeviceStore(db: Kysely<Database>): TOTPDeviceStore {
       return toTOTP(row);
     },
     async findTOTPDevice(tenantId, id) {
-      const row = await db.selectFrom("totp_device").selectAll().where("tenant_id", "=", tenantId).where("id", "=", id).executeTakeFirst();
+      const row = await db
+        .selectFrom("totp_device")
+        .selectAll()
+        .where("tenant_id", "=", tenantId)
+        .where("id", "=", id)
+        .executeTakeFirst();
       return row === undefined ? null : toTOTP(row);
     },
     async listTOTPDevices(tenantId, filters, query: ListQuery<DeviceField>): Promise<Page<TOTPDevice>> {
@@ -65,15 +78,29 @@ export function sqlTOTPDeviceStore(db: Kysely<Database>): TOTPDeviceStore {
       return { total: Number(count.n), rows: rows.map(toTOTP) };
     },
     async userTOTPDevices(tenantId, userId, options) {
-      let q = db.selectFrom("totp_device").selectAll().where("tenant_id", "=", tenantId).where("user_id", "=", userId);
+      let q = db
+        .selectFrom("totp_device")
+        .selectAll()
+        .where("tenant_id", "=", tenantId)
+        .where("user_id", "=", userId);
       if (options?.includeUnconfirmed !== true) q = q.where("confirmed", "=", 1);
       return (await q.orderBy("id").execute()).map(toTOTP);
     },
     async renameTOTPDevice(tenantId, id, name) {
-      await db.updateTable("totp_device").set({ name }).where("tenant_id", "=", tenantId).where("id", "=", id).execute();
+      await db
+        .updateTable("totp_device")
+        .set({ name })
+        .where("tenant_id", "=", tenantId)
+        .where("id", "=", id)
+        .execute();
     },
     async confirmTOTPDevice(tenantId, id) {
-      await db.updateTable("totp_device").set({ confirmed: 1 }).where("tenant_id", "=", tenantId).where("id", "=", id).execute();
+      await db
+        .updateTable("totp_device")
+        .set({ confirmed: 1 })
+        .where("tenant_id", "=", tenantId)
+        .where("id", "=", id)
+        .execute();
     },
     async deleteTOTPDevice(tenantId, id) {
       await db.deleteFrom("totp_device").where("tenant_id", "=", tenantId).where("id", "=", id).execute();
@@ -106,7 +133,10 @@ function toStatic(row: StaticRow): StaticDevice {
 }
 
 export function sqlStaticDeviceStore(db: Kysely<Database>): StaticDeviceStore {
-  const unused = sql<number>`(select count(*) from static_token t where t.device_id = static_device.id and t.used_at is null)`.as("unused");
+  const unused =
+    sql<number>`(select count(*) from static_token t where t.device_id = static_device.id and t.used_at is null)`.as(
+      "unused",
+    );
   function filtered(tenantId: string, filters: DeviceFilters) {
     let q = db.selectFrom("static_device").where("tenant_id", "=", tenantId);
     if (filters.name !== undefined) q = q.where("name", "=", filters.name);
@@ -115,20 +145,40 @@ export function sqlStaticDeviceStore(db: Kysely<Database>): StaticDeviceStore {
     return q;
   }
   async function one(tenantId: string, id: number): Promise<StaticDevice | null> {
-    const row = await db.selectFrom("static_device").selectAll().select(unused).where("tenant_id", "=", tenantId).where("id", "=", id).executeTakeFirst();
+    const row = await db
+      .selectFrom("static_device")
+      .selectAll()
+      .select(unused)
+      .where("tenant_id", "=", tenantId)
+      .where("id", "=", id)
+      .executeTakeFirst();
     return row === undefined ? null : toStatic(row);
   }
   return {
     async createStaticDevice(device, tokenHMACs, now) {
       const row = await db
         .insertInto("static_device")
-        .values({ tenant_id: device.tenantId, user_id: device.userId, name: device.name, confirmed: 1, created_at: now.getTime() })
+        .values({
+          tenant_id: device.tenantId,
+          user_id: device.userId,
+          name: device.name,
+          confirmed: 1,
+          created_at: now.getTime(),
+        })
         .returning("id")
         .executeTakeFirstOrThrow();
       if (tokenHMACs.length > 0) {
         await db
           .insertInto("static_token")
-          .values(tokenHMACs.map((hmac) => ({ tenant_id: device.tenantId, device_id: row.id, user_id: device.userId, token_hmac: hmac, used_at: null })))
+          .values(
+            tokenHMACs.map((hmac) => ({
+              tenant_id: device.tenantId,
+              device_id: row.id,
+              user_id: device.userId,
+              token_hmac: hmac,
+              used_at: null,
+            })),
+          )
           .execute();
       }
       return (await one(device.tenantId, row.id))!;
@@ -146,11 +196,23 @@ export function sqlStaticDeviceStore(db: Kysely<Database>): StaticDeviceStore {
       return { total: Number(count.n), rows: rows.map(toStatic) };
     },
     async userStaticDevices(tenantId, userId) {
-      const rows = await db.selectFrom("static_device").selectAll().select(unused).where("tenant_id", "=", tenantId).where("user_id", "=", userId).orderBy("id").execute();
+      const rows = await db
+        .selectFrom("static_device")
+        .selectAll()
+        .select(unused)
+        .where("tenant_id", "=", tenantId)
+        .where("user_id", "=", userId)
+        .orderBy("id")
+        .execute();
       return rows.map(toStatic);
     },
     async renameStaticDevice(tenantId, id, name) {
-      await db.updateTable("static_device").set({ name }).where("tenant_id", "=", tenantId).where("id", "=", id).execute();
+      await db
+        .updateTable("static_device")
+        .set({ name })
+        .where("tenant_id", "=", tenantId)
+        .where("id", "=", id)
+        .execute();
     },
     async deleteStaticDevice(tenantId, id) {
       await db.deleteFrom("static_device").where("tenant_id", "=", tenantId).where("id", "=", id).execute();

@@ -41,9 +41,17 @@ export interface DeviceFilters {
 export interface TOTPDeviceStore {
   createTOTPDevice(device: Omit<TOTPDevice, "id" | "lastStep" | "createdAt">, now: Date): Promise<TOTPDevice>;
   findTOTPDevice(tenantId: string, id: number): Promise<TOTPDevice | null>;
-  listTOTPDevices(tenantId: string, filters: DeviceFilters, query: ListQuery<DeviceField>): Promise<Page<TOTPDevice>>;
+  listTOTPDevices(
+    tenantId: string,
+    filters: DeviceFilters,
+    query: ListQuery<DeviceField>,
+  ): Promise<Page<TOTPDevice>>;
   /** The user's devices, confirmed ones only unless `includeUnconfirmed`. */
-  userTOTPDevices(tenantId: string, userId: number, options?: { includeUnconfirmed?: boolean }): Promise<TOTPDevice[]>;
+  userTOTPDevices(
+    tenantId: string,
+    userId: number,
+    options?: { includeUnconfirmed?: boolean },
+  ): Promise<TOTPDevice[]>;
   renameTOTPDevice(tenantId: string, id: number, name: string): Promise<void>;
   confirmTOTPDevice(tenantId: string, id: number): Promise<void>;
   deleteTOTPDevice(tenantId: string, id: number): Promise<void>;
@@ -56,9 +64,17 @@ export interface TOTPDeviceStore {
 
 export interface StaticDeviceStore {
   /** Creates a device holding these code HMACs (replacing none: callers delete the old device first). */
-  createStaticDevice(device: { tenantId: string; userId: number; name: string }, tokenHMACs: string[], now: Date): Promise<StaticDevice>;
+  createStaticDevice(
+    device: { tenantId: string; userId: number; name: string },
+    tokenHMACs: string[],
+    now: Date,
+  ): Promise<StaticDevice>;
   findStaticDevice(tenantId: string, id: number): Promise<StaticDevice | null>;
-  listStaticDevices(tenantId: string, filters: DeviceFilters, query: ListQuery<DeviceField>): Promise<Page<StaticDevice>>;
+  listStaticDevices(
+    tenantId: string,
+    filters: DeviceFilters,
+    query: ListQuery<DeviceField>,
+  ): Promise<Page<StaticDevice>>;
   userStaticDevices(tenantId: string, userId: number): Promise<StaticDevice[]>;
   renameStaticDevice(tenantId: string, id: number, name: string): Promise<void>;
   deleteStaticDevice(tenantId: string, id: number): Promise<void>;

@@ -82,7 +82,11 @@ export function matchingStep(
 }
 
 /** The code of a secret at an instant (enrolment pages show none; tests and benches compute codes with it). */
-export function totpCodeAt(device: Pick<TOTPDevice, "digits" | "period" | "algorithm">, secret: Uint8Array, at: Date): string {
+export function totpCodeAt(
+  device: Pick<TOTPDevice, "digits" | "period" | "algorithm">,
+  secret: Uint8Array,
+  at: Date,
+): string {
   return TOTP.generate({
     secret: otpSecret(secret),
     algorithm: ALGORITHM_NAME[device.algorithm],

@@ -61,8 +61,12 @@ export function openDatabase(databaseURL: string, options?: { poolSize?: number 
     sqlite.pragma("busy_timeout = 5000");
     // SQLite's own lower() folds ASCII only, so a search for "jörg" would miss "JÖRG" there and not on
     // PostgreSQL; list search (db/listing.ts) lower-cases both sides, so give it JavaScript's folding.
-    sqlite.function("lower", { deterministic: true }, (value: unknown) => (value === null ? null : String(value).toLowerCase()));
-    const kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
+    sqlite.function("lower", { deterministic: true }, (value: unknown) =>
+      value === null ? null : String(value).toLowerCase(),
+    );
+    const kysely = new Kysely<Database>({
+      dialect: new SqliteDialect({ database: withStatementCache(sqlite) }),
+    });
     return {
       kysely,
       dialect: "sqlite",

@@ -33,9 +33,14 @@ export function applyListQuery<DB, TB extends keyof DB, O, Field extends string>
 ): SelectQueryBuilder<DB, TB, O> {
   let q = applySearch(query, list.search, columns.search);
   for (const key of list.ordering) {
-    q = q.orderBy(columns.order[key.field] as never, (order) => (key.descending ? order.desc().nullsFirst() : order.asc().nullsLast()));
+    q = q.orderBy(columns.order[key.field] as never, (order) =>
+      key.descending ? order.desc().nullsFirst() : order.asc().nullsLast(),
+    );
   }
-  return q.orderBy(columns.primaryKey as never, "asc").offset(list.offset).limit(list.limit);
+  return q
+    .orderBy(columns.primaryKey as never, "asc")
+    .offset(list.offset)
+    .limit(list.limit);
 }
 
 export function applySearch<DB, TB extends keyof DB, O>(

@@ -26,5 +26,7 @@ export async function migrateToLatest(db: DB): Promise<string[]> {
   if (error !== undefined) {
     throw error;
   }
-  return (results ?? []).filter((result) => result.status === "Success").map((result) => result.migrationName);
+  return (results ?? [])
+    .filter((result) => result.status === "Success")
+    .map((result) => result.migrationName);
 }

@@ -11,7 +11,11 @@ import { sqlRateLimitStore } from "../ratelimit/store.sql.js";
 import type { RateLimitStore } from "../ratelimit/store.js";
 import { sqlRecoveryStore } from "../recovery/store.sql.js";
 import type { RecoveryStore } from "../recovery/store.js";
-import { sqlLoginFlowStore, sqlSelfServiceRecoveryStore, sqlSettingsFlowStore } from "../selfservice/store.sql.js";
+import {
+  sqlLoginFlowStore,
+  sqlSelfServiceRecoveryStore,
+  sqlSettingsFlowStore,
+} from "../selfservice/store.sql.js";
 import type { LoginFlowStore, SelfServiceRecoveryStore, SettingsFlowStore } from "../selfservice/store.js";
 import { sqlSessionStore } from "../sessions/store.sql.js";
 import type { SessionStore } from "../sessions/store.js";
@@ -98,10 +102,22 @@ function storesWatched(executor: Kysely<Database>, dialect: Dialect, onWrite: ()
   const stores = storesOn(executor, dialect);
   return {
     ...stores,
-    tokens: notifyingAfter(stores.tokens, ["updateToken", "deleteToken", "rotateExpiredToken", "deleteExpiredToken"], onWrite),
+    tokens: notifyingAfter(
+      stores.tokens,
+      ["updateToken", "deleteToken", "rotateExpiredToken", "deleteExpiredToken"],
+      onWrite,
+    ),
     users: notifyingAfter(stores.users, ["updateUser", "deleteUser"], onWrite),
-    groups: notifyingAfter(stores.groups, ["createGroup", "updateGroup", "deleteGroup", "addMember", "removeMember"], onWrite),
-    tenants: notifyingAfter(stores.tenants, ["createTenant", "renameTenant", "deleteTenant", "saveDomain", "deleteDomain"], onWrite),
+    groups: notifyingAfter(
+      stores.groups,
+      ["createGroup", "updateGroup", "deleteGroup", "addMember", "removeMember"],
+      onWrite,
+    ),
+    tenants: notifyingAfter(
+      stores.tenants,
+      ["createTenant", "renameTenant", "deleteTenant", "saveDomain", "deleteDomain"],
+      onWrite,
+    ),
   };
 }
 

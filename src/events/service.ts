@@ -47,11 +47,21 @@ export function groupRef(group: { uuid: string; name: string }): ModelRef {
 }
 
 export function tokenRef(token: { id: string; identifier: string }): ModelRef {
-  return { app: "authentik_core", model_name: "token", pk: token.id.replaceAll("-", ""), name: token.identifier };
+  return {
+    app: "authentik_core",
+    model_name: "token",
+    pk: token.id.replaceAll("-", ""),
+    name: token.identifier,
+  };
 }
 
 export function tenantRef(tenant: { id: string; name: string }): ModelRef {
-  return { app: "authentik_tenants", model_name: "tenant", pk: tenant.id.replaceAll("-", ""), name: tenant.name };
+  return {
+    app: "authentik_tenants",
+    model_name: "tenant",
+    pk: tenant.id.replaceAll("-", ""),
+    name: tenant.name,
+  };
 }
 
 export function domainRef(domain: { id: number; domain: string }): ModelRef {

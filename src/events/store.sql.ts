@@ -50,7 +50,12 @@ export function sqlEventStore(db: Kysely<Database>): EventStore {
         .execute();
     },
     async findEvent(tenantId, id) {
-      const row = await db.selectFrom("event").selectAll().where("tenant_id", "=", tenantId).where("id", "=", id).executeTakeFirst();
+      const row = await db
+        .selectFrom("event")
+        .selectAll()
+        .where("tenant_id", "=", tenantId)
+        .where("id", "=", id)
+        .executeTakeFirst();
       return row === undefined ? null : toEvent(row);
     },
     async listEvents(tenantId, filters, query: ListQuery<EventField>): Promise<Page<AuditEvent>> {
@@ -61,14 +66,19 @@ export function sqlEventStore(db: Kysely<Database>): EventStore {
       }
       if (filters.clientIP !== undefined) base = base.where("client_ip", "=", filters.clientIP);
       if (filters.username !== undefined) base = base.where("username", "=", filters.username);
-      if (filters.modelPk !== undefined) base = base.where("model_pk", "=", filters.modelPk.replaceAll("-", ""));
+      if (filters.modelPk !== undefined)
+        base = base.where("model_pk", "=", filters.modelPk.replaceAll("-", ""));
       if (filters.modelName !== undefined) base = base.where("model_name", "=", filters.modelName);
       if (filters.modelApp !== undefined) base = base.where("model_app", "=", filters.modelApp);
       const search = ["action", "app", "username", "client_ip"];
       const count = await applySearch(base, query.search, search)
         .select((eb) => eb.fn.countAll<number>().as("n"))
         .executeTakeFirstOrThrow();
-      const rows = await applyListQuery(base.selectAll(), query, { search, order: ORDER, primaryKey: "id" }).execute();
+      const rows = await applyListQuery(base.selectAll(), query, {
+        search,
+        order: ORDER,
+        primaryKey: "id",
+      }).execute();
       return { total: Number(count.n), rows: rows.map(toEvent) };
     },
     async purgeExpiredEvents(now) {

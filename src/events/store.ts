@@ -64,7 +64,11 @@ export interface EventStore {
   /** Appends an event; call it on the transaction of the change it records. */
   recordEvent(event: AuditEvent): Promise<void>;
   findEvent(tenantId: string, id: string): Promise<AuditEvent | null>;
-  listEvents(tenantId: string, filters: EventFilters, query: ListQuery<EventField>): Promise<Page<AuditEvent>>;
+  listEvents(
+    tenantId: string,
+    filters: EventFilters,
+    query: ListQuery<EventField>,
+  ): Promise<Page<AuditEvent>>;
   /** Deletes events whose retention has passed; returns how many. */
   purgeExpiredEvents(now: Date): Promise<number>;
 }

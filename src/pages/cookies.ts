@@ -12,7 +12,10 @@ export const SESSION_COOKIE = "rekey_session";
  * but not on cross-site subrequests, for the whole site, and Secure whenever the public URL is https
  * (kratos.md §2.6). With `maxAge` undefined the cookie ends with the browser session.
  */
-export function cookieOptions(config: Pick<Config, "publicURL">, maxAgeSeconds?: number): CookieSerializeOptions {
+export function cookieOptions(
+  config: Pick<Config, "publicURL">,
+  maxAgeSeconds?: number,
+): CookieSerializeOptions {
   const options: CookieSerializeOptions = {
     httpOnly: true,
     sameSite: "lax",

@@ -74,7 +74,11 @@ export function issueCSRFToken(deps: CSRFDeps, request: FastifyRequest, reply: F
  * working. For responses that render no form themselves (a redirect).
  */
 export function resetCSRFSecret(deps: CSRFDeps, reply: FastifyReply): void {
-  reply.setCookie(CSRF_COOKIE, deps.random.bytes(SECRET_BYTES).toString("base64url"), cookieOptions(deps.config));
+  reply.setCookie(
+    CSRF_COOKIE,
+    deps.random.bytes(SECRET_BYTES).toString("base64url"),
+    cookieOptions(deps.config),
+  );
 }
 
 /**
@@ -97,7 +101,9 @@ export function assertCSRFToken(cookie: string | undefined, submitted: unknown):
 
 /** The submitted form's `csrf_token`, whatever the body turned out to be. */
 function submittedToken(body: unknown): unknown {
-  return typeof body === "object" && body !== null ? (body as Record<string, unknown>)[CSRF_FIELD] : undefined;
+  return typeof body === "object" && body !== null
+    ? (body as Record<string, unknown>)[CSRF_FIELD]
+    : undefined;
 }
 
 /**

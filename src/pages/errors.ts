@@ -35,13 +35,25 @@ function renderAppError(brand: string, error: AnyAppError): RenderedError {
     case "login_failed":
       return {
         status: 400,
-        page: messagePage(brand, LABELS.signIn, MESSAGES.loginFailed, { href: PATHS.login, label: LABELS.signIn }),
+        page: messagePage(brand, LABELS.signIn, MESSAGES.loginFailed, {
+          href: PATHS.login,
+          label: LABELS.signIn,
+        }),
       };
     case "password_rejected":
-      return errorPage(brand, 400, LABELS.newPasswordTitle, { id: error.messageId, type: "error", text: error.message });
+      return errorPage(brand, 400, LABELS.newPasswordTitle, {
+        id: error.messageId,
+        type: "error",
+        text: error.message,
+      });
     default:
       // Anything else a service refuses on a page is a request the form could not have sent.
-      return errorPage(brand, error.status >= 500 ? 500 : error.status, LABELS.errorTitle, MESSAGES.malformedForm);
+      return errorPage(
+        brand,
+        error.status >= 500 ? 500 : error.status,
+        LABELS.errorTitle,
+        MESSAGES.malformedForm,
+      );
   }
 }
 
@@ -62,7 +74,11 @@ function renderFastifyError(brand: string, error: FastifyError): RenderedError |
  * are a logged 500 whose page says nothing about them.
  */
 export function pageErrorHandler(config: Pick<Config, "brandTitle">) {
-  return function pageErrorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  return function pageErrorHandler(
+    error: FastifyError,
+    request: FastifyRequest,
+    reply: FastifyReply,
+  ): FastifyReply {
     const brand = config.brandTitle;
     let rendered: RenderedError | null;
     if (error instanceof AppError && error.expose) {

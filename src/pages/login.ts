@@ -31,9 +31,20 @@ async function browserSession(deps: AppDeps, request: FastifyRequest): Promise<S
   return session !== null && session.kind === "browser" ? session : null;
 }
 
-function renderLogin(deps: AppDeps, request: FastifyRequest, reply: FastifyReply, status: number, identifier: string, messages: readonly Message[]): FastifyReply {
+function renderLogin(
+  deps: AppDeps,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  status: number,
+  identifier: string,
+  messages: readonly Message[],
+): FastifyReply {
   const csrfToken = issueCSRFToken(deps, request, reply);
-  return sendPage(reply, status, loginPage({ brand: deps.config.brandTitle, csrfToken, identifier, messages }));
+  return sendPage(
+    reply,
+    status,
+    loginPage({ brand: deps.config.brandTitle, csrfToken, identifier, messages }),
+  );
 }
 
 export function loginPages(app: PagesApp, deps: AppDeps): void {
@@ -46,17 +57,26 @@ export function loginPages(app: PagesApp, deps: AppDeps): void {
 
   app.post(
     PATHS.login,
-    { schema: { hide: true, body: LoginForm }, attachValidation: true, preHandler: [verifyCSRFToken, rejectInvalidForm] },
+    {
+      schema: { hide: true, body: LoginForm },
+      attachValidation: true,
+      preHandler: [verifyCSRFToken, rejectInvalidForm],
+    },
     async function signIn(request, reply) {
       const identifier = request.body.identifier ?? "";
       let token: string;
       try {
-        const { issued } = await loginWithPassword(deps, pageAudit(request), { identifier, password: request.body.password ?? "", kind: "browser" });
+        const { issued } = await loginWithPassword(deps, pageAudit(request), {
+          identifier,
+          password: request.body.password ?? "",
+          kind: "browser",
+        });
         token = issued.token;
       } catch (error) {
         // 400, as Kratos answers a failed password login (kratos.md §3.6.5): a client or test that
         // only looks at the status still sees that the form was refused, and the page says why.
-        if (error instanceof LoginFailed) return renderLogin(deps, request, reply, 400, identifier, [MESSAGES.loginFailed]);
+        if (error instanceof LoginFailed)
+          return renderLogin(deps, request, reply, 400, identifier, [MESSAGES.loginFailed]);
         throw error;
       }
       reply.setCookie(SESSION_COOKIE, token, cookieOptions(deps.config, deps.config.sessionLifetimeSeconds));
@@ -67,18 +87,29 @@ export function loginPages(app: PagesApp, deps: AppDeps): void {
 
   app.get(PATHS.user, { schema: { hide: true } }, async function showAccount(request, reply) {
     const session = await browserSession(deps, request);
-    const user = session === null ? null : await deps.persistence.stores.users.findUser(request.tenant.id, session.userId);
+    const user =
+      session === null
+        ? null
+        : await deps.persistence.stores.users.findUser(request.tenant.id, session.userId);
     if (user === null) {
       return seeOther(reply, PATHS.login);
     }
     const csrfToken = issueCSRFToken(deps, request, reply);
     const secondFactors = await accountSecondFactors(deps, user);
-    return sendPage(reply, 200, accountPage({ brand: deps.config.brandTitle, csrfToken, username: user.username, secondFactors }));
+    return sendPage(
+      reply,
+      200,
+      accountPage({ brand: deps.config.brandTitle, csrfToken, username: user.username, secondFactors }),
+    );
   });
 
   app.post(
     PATHS.logout,
-    { schema: { hide: true, body: LogoutForm }, attachValidation: true, preHandler: [verifyCSRFToken, rejectInvalidForm] },
+    {
+      schema: { hide: true, body: LogoutForm },
+      attachValidation: true,
+      preHandler: [verifyCSRFToken, rejectInvalidForm],
+    },
     async function signOut(request, reply) {
       const session = await browserSession(deps, request);
       if (session !== null) {

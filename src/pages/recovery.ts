@@ -15,7 +15,14 @@ import { clearCookie, cookieOptions, RECOVERY_COOKIE } from "./cookies.js";
 import { issueCSRFToken, verifyCSRFToken } from "./csrf.js";
 import { type PagesApp, rejectInvalidForm, requesterOf, seeOther, sendPage } from "./steps.js";
 import { type Message, MESSAGES } from "./text.js";
-import { continuePage, MAX_FIELD_LENGTH, newPasswordPage, PATHS, passwordChangedPage, unusablePage } from "./views.js";
+import {
+  continuePage,
+  MAX_FIELD_LENGTH,
+  newPasswordPage,
+  PATHS,
+  passwordChangedPage,
+  unusablePage,
+} from "./views.js";
 
 /**
  * Consuming recovery links and keys (authentik-v3.md §3.3.3): GET only shows a Continue button,
@@ -54,10 +61,25 @@ async function showContinue(
 ): Promise<FastifyReply> {
   await checkRecoveryToken(deps, request.tenant, requesterOf(request), target.kind, target.key);
   const csrfToken = issueCSRFToken(deps, request, reply);
-  return sendPage(reply, 200, continuePage({ brand: deps.config.brandTitle, action: target.action, recoveryKey: target.key, csrfToken }));
+  return sendPage(
+    reply,
+    200,
+    continuePage({
+      brand: deps.config.brandTitle,
+      action: target.action,
+      recoveryKey: target.key,
+      csrfToken,
+    }),
+  );
 }
 
-async function redeem(deps: AppDeps, request: FastifyRequest, reply: FastifyReply, kind: RecoveryTokenKind, key: string): Promise<FastifyReply> {
+async function redeem(
+  deps: AppDeps,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  kind: RecoveryTokenKind,
+  key: string,
+): Promise<FastifyReply> {
   const { sessionSecret } = await redeemRecoveryToken(deps, request.tenant, requesterOf(request), kind, key);
   reply.setCookie(RECOVERY_COOKIE, sessionSecret, cookieOptions(deps.config, RECOVERY_SESSION_MS / 1000));
   return seeOther(reply, PATHS.recovery);
@@ -70,14 +92,26 @@ export function recoveryLinkPages(app: PagesApp, deps: AppDeps): void {
   const linkAction = (slug: string): string => `/if/flow/${encodeURIComponent(slug)}/`;
   const keyAction = (key: string): string => `/recovery/use-token/${encodeURIComponent(key)}/`;
 
-  app.get("/if/flow/:slug/", { schema: linkSchema, preHandler: [requireRecoveryFlowSlug(deps)] }, async function showLinkContinue(request, reply) {
-    const key = request.query.flow_token ?? "";
-    return showContinue(deps, request, reply, { kind: "link", key, action: linkAction(request.params.slug) });
-  });
+  app.get(
+    "/if/flow/:slug/",
+    { schema: linkSchema, preHandler: [requireRecoveryFlowSlug(deps)] },
+    async function showLinkContinue(request, reply) {
+      const key = request.query.flow_token ?? "";
+      return showContinue(deps, request, reply, {
+        kind: "link",
+        key,
+        action: linkAction(request.params.slug),
+      });
+    },
+  );
 
   app.post(
     "/if/flow/:slug/",
-    { schema: { ...linkSchema, body: ContinueForm }, attachValidation: true, preHandler: [verifyCSRFToken, rejectInvalidForm, requireRecoveryFlowSlug(deps)] },
+    {
+      schema: { ...linkSchema, body: ContinueForm },
+      attachValidation: true,
+      preHandler: [verifyCSRFToken, rejectInvalidForm, requireRecoveryFlowSlug(deps)],
+    },
     async function redeemLink(request, reply) {
       return redeem(deps, request, reply, "link", request.body.key ?? request.query.flow_token ?? "");
     },
@@ -90,14 +124,24 @@ export function recoveryLinkPages(app: PagesApp, deps: AppDeps): void {
 
   app.post(
     "/recovery/use-token/:key/",
-    { schema: { ...keySchema, body: ContinueForm }, attachValidation: true, preHandler: [verifyCSRFToken, rejectInvalidForm] },
+    {
+      schema: { ...keySchema, body: ContinueForm },
+      attachValidation: true,
+      preHandler: [verifyCSRFToken, rejectInvalidForm],
+    },
     async function redeemKey(request, reply) {
       return redeem(deps, request, reply, "key", request.params.key);
     },
   );
 }
 
-function renderNewPassword(deps: AppDeps, request: FastifyRequest, reply: FastifyReply, open: OpenRecoverySession, messages: readonly Message[]): FastifyReply {
+function renderNewPassword(
+  deps: AppDeps,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  open: OpenRecoverySession,
+  messages: readonly Message[],
+): FastifyReply {
   return sendPage(
     reply,
     200,
@@ -126,13 +170,21 @@ export function recoverySessionPages(app: PagesApp, deps: AppDeps): void {
     return renderNewPassword(deps, request, reply, open, []);
   });
 
-  app.get(PATHS.recoveryInvalid, { schema: { hide: true } }, async function showRecoveryInvalid(_request, reply) {
-    return sendPage(reply, 404, unusablePage(deps.config.brandTitle));
-  });
+  app.get(
+    PATHS.recoveryInvalid,
+    { schema: { hide: true } },
+    async function showRecoveryInvalid(_request, reply) {
+      return sendPage(reply, 404, unusablePage(deps.config.brandTitle));
+    },
+  );
 
   app.post(
     PATHS.recovery,
-    { schema: { hide: true, body: NewPasswordForm }, attachValidation: true, preHandler: [verifyCSRFToken, rejectInvalidForm] },
+    {
+      schema: { hide: true, body: NewPasswordForm },
+      attachValidation: true,
+      preHandler: [verifyCSRFToken, rejectInvalidForm],
+    },
     async function setNewPassword(request, reply) {
       const secret = request.cookies[RECOVERY_COOKIE];
       if (secret === undefined) throw new RecoveryUnusable();
@@ -148,9 +200,12 @@ export function recoverySessionPages(app: PagesApp, deps: AppDeps): void {
         await completeRecovery(deps, request.tenant, requesterOf(request), secret, input);
       } catch (error) {
         // A wrong code re-renders the form (authentik-v3.md §3.3.3 step 5); the fifth ends the session.
-        if (error instanceof SecondFactorInvalid) return renderNewPassword(deps, request, reply, open, [MESSAGES.invalidCode]);
+        if (error instanceof SecondFactorInvalid)
+          return renderNewPassword(deps, request, reply, open, [MESSAGES.invalidCode]);
         if (!(error instanceof PasswordRejected)) throw error;
-        return renderNewPassword(deps, request, reply, open, [{ id: error.messageId, type: "error", text: error.message }]);
+        return renderNewPassword(deps, request, reply, open, [
+          { id: error.messageId, type: "error", text: error.message },
+        ]);
       }
       clearCookie(reply, deps.config, RECOVERY_COOKIE);
       return sendPage(reply, 200, passwordChangedPage(deps.config.brandTitle));

@@ -15,17 +15,35 @@ const RecoveryRequestForm = Type.Object({
 });
 
 export function recoveryRequestPages(app: PagesApp, deps: AppDeps): void {
-  app.get(PATHS.recoveryRequest, { schema: { hide: true } }, async function showRecoveryRequest(request, reply) {
-    const csrfToken = issueCSRFToken(deps, request, reply);
-    return sendPage(reply, 200, recoveryRequestPage({ brand: deps.config.brandTitle, csrfToken, email: "", messages: [] }));
-  });
+  app.get(
+    PATHS.recoveryRequest,
+    { schema: { hide: true } },
+    async function showRecoveryRequest(request, reply) {
+      const csrfToken = issueCSRFToken(deps, request, reply);
+      return sendPage(
+        reply,
+        200,
+        recoveryRequestPage({ brand: deps.config.brandTitle, csrfToken, email: "", messages: [] }),
+      );
+    },
+  );
 
   app.post(
     PATHS.recoveryRequest,
-    { schema: { hide: true, body: RecoveryRequestForm }, attachValidation: true, preHandler: [verifyCSRFToken, rejectInvalidForm] },
+    {
+      schema: { hide: true, body: RecoveryRequestForm },
+      attachValidation: true,
+      preHandler: [verifyCSRFToken, rejectInvalidForm],
+    },
     async function requestRecovery(request, reply) {
       // No branch here: the service answers the same for known, unknown and malformed addresses.
-      await requestRecoveryByEmail(deps, request.tenant, requesterOf(request), request.body.email, requestOrigin(request));
+      await requestRecoveryByEmail(
+        deps,
+        request.tenant,
+        requesterOf(request),
+        request.body.email,
+        requestOrigin(request),
+      );
       return sendPage(reply, 200, recoveryRequestedPage(deps.config.brandTitle));
     },
   );

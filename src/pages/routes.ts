@@ -29,7 +29,10 @@ export function pagesPlugin(deps: AppDeps): FastifyPluginAsync {
     app.setErrorHandler(pageErrorHandler(deps.config));
 
     app.get(STYLESHEET_PATH, { schema: { hide: true } }, async function serveStylesheet(_request, reply) {
-      return reply.type("text/css; charset=utf-8").header("cache-control", "public, max-age=3600").send(STYLESHEET);
+      return reply
+        .type("text/css; charset=utf-8")
+        .header("cache-control", "public, max-age=3600")
+        .send(STYLESHEET);
     });
 
     const pages = app.withTypeProvider<TypeBoxTypeProvider>();

@@ -37,7 +37,11 @@ export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
 };
 
 /** onSend hook: runs for every reply of the pages' scope, error pages included. */
-export async function setSecurityHeaders(_request: FastifyRequest, reply: FastifyReply, payload: unknown): Promise<unknown> {
+export async function setSecurityHeaders(
+  _request: FastifyRequest,
+  reply: FastifyReply,
+  payload: unknown,
+): Promise<unknown> {
   reply.headers(SECURITY_HEADERS);
   if (!reply.hasHeader("cache-control")) {
     reply.header("cache-control", "no-store"); // pages carry CSRF tokens and account names
@@ -84,5 +88,11 @@ export function requesterOf(request: FastifyRequest): Requester {
 
 /** The audit of a page request: nobody is signed in yet, so the system acts until a service knows better. */
 export function pageAudit(request: FastifyRequest): Audit {
-  return { tenantId: request.tenant.id, actor: SYSTEM_ACTOR, clientIP: request.ip, httpRequest: httpRequestOf(request), app: "rekey.recovery" };
+  return {
+    tenantId: request.tenant.id,
+    actor: SYSTEM_ACTOR,
+    clientIP: request.ip,
+    httpRequest: httpRequestOf(request),
+    app: "rekey.recovery",
+  };
 }

@@ -58,7 +58,10 @@ export const MESSAGES = {
   recoveryLinkSent: info(1060002, "If an account uses that address, we have sent it a link to recover it."),
   continueExplained: info(1900101, "Select Continue to set a new password for your account."),
   passwordChanged: { id: 1900102, type: "success", text: "Your password has been changed." } as Message,
-  recoverExplained: info(1900103, "Enter the email address of your account and we will send it a link to set a new password."),
+  recoverExplained: info(
+    1900103,
+    "Enter the email address of your account and we will send it a link to set a new password.",
+  ),
   newPasswordExplained: info(1900104, "At least 8 characters."),
   tooManyAttempts: error(4900001, "Too many attempts. Please try again later."),
   csrfViolation: error(

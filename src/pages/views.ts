@@ -49,21 +49,38 @@ function link(href: string, label: Message): HTML {
 }
 
 /** A page that only says something: errors, outcomes. */
-export function messagePage(brand: string, title: Message, message: Message, next?: { href: string; label: Message }): HTML {
+export function messagePage(
+  brand: string,
+  title: Message,
+  message: Message,
+  next?: { href: string; label: Message },
+): HTML {
   const body = next === undefined ? html`` : link(next.href, next.label);
   return layout({ title, brand, messages: [message], body });
 }
 
 /** The link or key works: a button, since only the POST uses it up (authentik-v3.md §3.3.3, A7). */
-export function continuePage(view: { brand: string; action: string; recoveryKey: string; csrfToken: string }): HTML {
+export function continuePage(view: {
+  brand: string;
+  action: string;
+  recoveryKey: string;
+  csrfToken: string;
+}): HTML {
   const fields = html`<input type="hidden" name="key" value="${view.recoveryKey}">
 <p>${MESSAGES.continueExplained.text}</p>`;
-  return layout({ title: LABELS.recoverTitle, brand: view.brand, body: form(view.action, view.csrfToken, fields, LABELS.continue) });
+  return layout({
+    title: LABELS.recoverTitle,
+    brand: view.brand,
+    body: form(view.action, view.csrfToken, fields, LABELS.continue),
+  });
 }
 
 /** Used, expired or unknown link, key or recovery session: one page for all, 404. */
 export function unusablePage(brand: string): HTML {
-  return messagePage(brand, LABELS.recoverTitle, MESSAGES.recoveryUnusable, { href: PATHS.recoveryRequest, label: LABELS.requestNewLink });
+  return messagePage(brand, LABELS.recoverTitle, MESSAGES.recoveryUnusable, {
+    href: PATHS.recoveryRequest,
+    label: LABELS.requestNewLink,
+  });
 }
 
 export interface NewPasswordView {
@@ -93,10 +110,18 @@ ${view.mayResetMFA && html`<div class="check"><input id="reset_mfa" name="reset_
 }
 
 export function passwordChangedPage(brand: string): HTML {
-  return messagePage(brand, LABELS.newPasswordTitle, MESSAGES.passwordChanged, { href: PATHS.login, label: LABELS.signIn });
+  return messagePage(brand, LABELS.newPasswordTitle, MESSAGES.passwordChanged, {
+    href: PATHS.login,
+    label: LABELS.signIn,
+  });
 }
 
-export function loginPage(view: { brand: string; csrfToken: string; identifier: string; messages: readonly Message[] }): HTML {
+export function loginPage(view: {
+  brand: string;
+  csrfToken: string;
+  identifier: string;
+  messages: readonly Message[];
+}): HTML {
   const fields = html`${input({ name: "identifier", type: "text", label: LABELS.identifier, autocomplete: "username", value: view.identifier, autofocus: true })}
 ${input({ name: "password", type: "password", label: LABELS.password, autocomplete: "current-password" })}`;
   return layout({
@@ -108,7 +133,12 @@ ${link(PATHS.recoveryRequest, LABELS.forgotPassword)}`,
   });
 }
 
-export function accountPage(view: { brand: string; csrfToken: string; username: string; secondFactors?: HTML }): HTML {
+export function accountPage(view: {
+  brand: string;
+  csrfToken: string;
+  username: string;
+  secondFactors?: HTML;
+}): HTML {
   return layout({
     title: LABELS.accountTitle,
     brand: view.brand,
@@ -117,7 +147,12 @@ export function accountPage(view: { brand: string; csrfToken: string; username: 
   });
 }
 
-export function recoveryRequestPage(view: { brand: string; csrfToken: string; email: string; messages: readonly Message[] }): HTML {
+export function recoveryRequestPage(view: {
+  brand: string;
+  csrfToken: string;
+  email: string;
+  messages: readonly Message[];
+}): HTML {
   const fields = html`<p>${MESSAGES.recoverExplained.text}</p>
 ${input({ name: "email", type: "email", label: LABELS.email, autocomplete: "email", value: view.email, autofocus: true })}`;
   return layout({
@@ -131,5 +166,8 @@ ${link(PATHS.login, LABELS.backToSignIn)}`,
 
 /** The answer to "send me a link": the same page whether or not the address exists (practice 12). */
 export function recoveryRequestedPage(brand: string): HTML {
-  return messagePage(brand, LABELS.recoverTitle, MESSAGES.recoveryLinkSent, { href: PATHS.login, label: LABELS.backToSignIn });
+  return messagePage(brand, LABELS.recoverTitle, MESSAGES.recoveryLinkSent, {
+    href: PATHS.login,
+    label: LABELS.backToSignIn,
+  });
 }

@@ -5,7 +5,11 @@ import type { RateLimitStore } from "./store.js";
 export function sqlRateLimitStore(db: Kysely<Database>): RateLimitStore {
   return {
     async peek(key, windowMs, now) {
-      const row = await db.selectFrom("rate_limit").select(["count", "window_start"]).where("key", "=", key).executeTakeFirst();
+      const row = await db
+        .selectFrom("rate_limit")
+        .select(["count", "window_start"])
+        .where("key", "=", key)
+        .executeTakeFirst();
       if (row === undefined || Number(row.window_start) <= now.getTime() - windowMs) {
         return { count: 0, windowStart: now.getTime() };
       }

@@ -18,7 +18,12 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  */
 export type RecoveryEmailForm = "legacy" | "current";
 
-async function findStage(stores: Stores, tenantId: string, id: string, form: RecoveryEmailForm): Promise<EmailStage> {
+async function findStage(
+  stores: Stores,
+  tenantId: string,
+  id: string,
+  form: RecoveryEmailForm,
+): Promise<EmailStage> {
   const stage = UUID.test(id) ? await stores.emailStages.findEmailStage(tenantId, id.toLowerCase()) : null;
   if (stage === null) {
     throw new RecoveryRefused(form === "legacy" ? "Email stage does not exist." : "Email stage not found.");

@@ -77,7 +77,11 @@ export async function createRecoveryKey(
 }
 
 /** Puts the user into the tenant's "authentik Admins" superuser group, creating it if missing (§3.4.4). */
-export async function createAdminGroup(deps: CoreDeps, audit: Audit, input: { tenant: Tenant; username: string }): Promise<void> {
+export async function createAdminGroup(
+  deps: CoreDeps,
+  audit: Audit,
+  input: { tenant: Tenant; username: string },
+): Promise<void> {
   const inTenant = { ...audit, tenantId: input.tenant.id }; // the event belongs to the tenant it changed
   await deps.persistence.transaction(async (stores) => {
     const user = await findNamedUser(stores, input.tenant, input.username);

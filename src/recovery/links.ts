@@ -102,7 +102,13 @@ export async function writeLinkToken(
 export async function createRecoveryLink(
   deps: CoreDeps,
   audit: Audit,
-  input: { tenant: Tenant; userId: number; durationMs: number | null; allowMFAReset: boolean; requestOrigin: string },
+  input: {
+    tenant: Tenant;
+    userId: number;
+    durationMs: number | null;
+    allowMFAReset: boolean;
+    requestOrigin: string;
+  },
 ): Promise<IssuedLink> {
   assertLinksEnabled(deps);
   return deps.persistence.transaction(async (stores) => {

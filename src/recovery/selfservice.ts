@@ -16,7 +16,11 @@ export const SELF_SERVICE_LINK_MS = 30 * 60_000;
 async function recoverableUser(deps: CoreDeps, tenantId: string, email: string): Promise<User | null> {
   const users = await deps.persistence.stores.users.findUsersByEmail(tenantId, email);
   const user = users.length === 1 ? users[0]! : null;
-  const recoverable = user !== null && user.isActive && user.type !== "service_account" && user.type !== "internal_service_account";
+  const recoverable =
+    user !== null &&
+    user.isActive &&
+    user.type !== "service_account" &&
+    user.type !== "internal_service_account";
   return recoverable ? user : null;
 }
 
@@ -35,8 +39,20 @@ export async function requestRecoveryByEmail(
   requestOrigin: string,
 ): Promise<void> {
   const address = email.trim();
-  await consumeLimit(deps, deps.persistence.stores.rateLimits, tenant.id, LIMITS.forgotPasswordPerIP, requester.clientIP);
-  await consumeLimit(deps, deps.persistence.stores.rateLimits, tenant.id, LIMITS.forgotPasswordPerAddress, address);
+  await consumeLimit(
+    deps,
+    deps.persistence.stores.rateLimits,
+    tenant.id,
+    LIMITS.forgotPasswordPerIP,
+    requester.clientIP,
+  );
+  await consumeLimit(
+    deps,
+    deps.persistence.stores.rateLimits,
+    tenant.id,
+    LIMITS.forgotPasswordPerAddress,
+    address,
+  );
   const user = isValidEmail(address) ? await recoverableUser(deps, tenant.id, address) : null;
   const linksEnabled = deps.config.recoveryFlowSlug !== "";
   await deps.persistence.transaction(async (stores) => {
@@ -44,9 +60,18 @@ export async function requestRecoveryByEmail(
       await recordEvent(
         deps,
         stores.events,
-        { tenantId: tenant.id, actor: SYSTEM_ACTOR, clientIP: requester.clientIP, httpRequest: requester.httpRequest, app: "rekey.recovery" },
+        {
+          tenantId: tenant.id,
+          actor: SYSTEM_ACTOR,
+          clientIP: requester.clientIP,
+          httpRequest: requester.httpRequest,
+          app: "rekey.recovery",
+        },
         "recovery_failed",
-        { method: "emailed_link", reason: linksEnabled ? "no single active account with this address" : "no recovery flow set" },
+        {
+          method: "emailed_link",
+          reason: linksEnabled ? "no single active account with this address" : "no recovery flow set",
+        },
       );
       return;
     }
@@ -72,7 +97,12 @@ export async function requestRecoveryByEmail(
       to: { address: user.email, name: user.name },
       message: {
         template: "email/password_reset.html",
-        model: { subject: `Reset your ${deps.config.brandTitle} password`, userName: user.name, url: link.url, expiresAt: link.expires },
+        model: {
+          subject: `Reset your ${deps.config.brandTitle} password`,
+          userName: user.name,
+          url: link.url,
+          expiresAt: link.expires,
+        },
       },
       emailStageId: null,
     });

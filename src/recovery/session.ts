@@ -1,7 +1,12 @@
 import { sha256Hex } from "../crypto/secrets.js";
 import type { CoreDeps } from "../deps.js";
 import type { Stores } from "../db/stores.js";
-import { hasAnyFactor, resetSecondFactors, secondFactorsOf, verifySecondFactor } from "../authenticators/service.js";
+import {
+  hasAnyFactor,
+  resetSecondFactors,
+  secondFactorsOf,
+  verifySecondFactor,
+} from "../authenticators/service.js";
 import { PasswordRejected, RecoveryUnusable, SecondFactorInvalid } from "../errors.js";
 import { type Audit, recordEvent, userRef } from "../events/service.js";
 import { consumeLimit, LIMITS } from "../ratelimit/service.js";
@@ -24,7 +29,10 @@ function actorAudit(tenant: Tenant, requester: Requester, user: User | null): Au
   return {
     tenantId: tenant.id,
     // Recovery pages have no logged-in actor: events name the user being recovered, else the system.
-    actor: user === null ? { pk: 0, username: "rekey:system", email: "" } : { pk: user.id, username: user.username, email: user.email },
+    actor:
+      user === null
+        ? { pk: 0, username: "rekey:system", email: "" }
+        : { pk: user.id, username: user.username, email: user.email },
     clientIP: requester.clientIP,
     httpRequest: requester.httpRequest,
     app: "rekey.recovery",
@@ -56,8 +64,19 @@ export async function checkRecoveryToken(
   kind: RecoveryTokenKind,
   key: string,
 ): Promise<void> {
-  await consumeLimit(deps, deps.persistence.stores.rateLimits, tenant.id, LIMITS.recoveryRedeemPerIP, requester.clientIP);
-  const token = await deps.persistence.stores.recovery.findUsableToken(tenant.id, kind, sha256Hex(key), deps.clock.now());
+  await consumeLimit(
+    deps,
+    deps.persistence.stores.rateLimits,
+    tenant.id,
+    LIMITS.recoveryRedeemPerIP,
+    requester.clientIP,
+  );
+  const token = await deps.persistence.stores.recovery.findUsableToken(
+    tenant.id,
+    kind,
+    sha256Hex(key),
+    deps.clock.now(),
+  );
   if (token === null) {
     await recordUnusable(deps, deps.persistence.stores, tenant, requester, kind, "unknown, used or expired");
     throw new RecoveryUnusable();
@@ -81,7 +100,13 @@ export async function redeemRecoveryToken(
   kind: RecoveryTokenKind,
   key: string,
 ): Promise<{ sessionSecret: string; flow: RecoveryFlow }> {
-  await consumeLimit(deps, deps.persistence.stores.rateLimits, tenant.id, LIMITS.recoveryRedeemPerIP, requester.clientIP);
+  await consumeLimit(
+    deps,
+    deps.persistence.stores.rateLimits,
+    tenant.id,
+    LIMITS.recoveryRedeemPerIP,
+    requester.clientIP,
+  );
   const sessionSecret = deps.random.string(43, ALPHANUMERIC);
   const result = await deps.persistence.transaction(async (stores) => {
     const now = deps.clock.now();
@@ -123,7 +148,11 @@ export interface OpenRecoverySession {
 }
 
 /** The recovery session behind a `rekey_recovery` cookie; RecoveryUnusable when none is open. */
-export async function openRecoverySession(deps: CoreDeps, tenant: Tenant, sessionSecret: string): Promise<OpenRecoverySession> {
+export async function openRecoverySession(
+  deps: CoreDeps,
+  tenant: Tenant,
+  sessionSecret: string,
+): Promise<OpenRecoverySession> {
   const stores = deps.persistence.stores;
   const flow = await stores.recovery.findOpenFlow(tenant.id, sha256Hex(sessionSecret), deps.clock.now());
   const user = flow === null ? null : await stores.users.findUser(tenant.id, flow.userId);
@@ -132,7 +161,12 @@ export async function openRecoverySession(deps: CoreDeps, tenant: Tenant, sessio
   }
   const factor = hasAnyFactor(await secondFactorsOf(stores, tenant.id, user.id));
   // A second factor is required unless this session may reset it (keys, links with allow_mfa_reset): A7.
-  return { flow, user, requiresSecondFactor: factor && !flow.allowMFAReset, mayResetMFA: flow.allowMFAReset && factor };
+  return {
+    flow,
+    user,
+    requiresSecondFactor: factor && !flow.allowMFAReset,
+    mayResetMFA: flow.allowMFAReset && factor,
+  };
 }
 
 export interface NewPasswordInput {
@@ -151,8 +185,15 @@ export const MAX_CODE_FAILURES = 5;
  * The second-factor step of a recovery session: the code must verify, each failure is counted (in
  * its own statement) and recorded as `login_failed`, and the fifth failure ends the session.
  */
-async function passSecondFactor(deps: CoreDeps, tenant: Tenant, requester: Requester, open: OpenRecoverySession, code: string): Promise<string> {
-  const method = code.trim() === "" ? null : await verifySecondFactor(deps, deps.persistence.stores, open.user, code);
+async function passSecondFactor(
+  deps: CoreDeps,
+  tenant: Tenant,
+  requester: Requester,
+  open: OpenRecoverySession,
+  code: string,
+): Promise<string> {
+  const method =
+    code.trim() === "" ? null : await verifySecondFactor(deps, deps.persistence.stores, open.user, code);
   if (method !== null) {
     return method;
   }
@@ -164,7 +205,10 @@ async function passSecondFactor(deps: CoreDeps, tenant: Tenant, requester: Reque
   const failures = await deps.persistence.stores.recovery.countCodeFailure(tenant.id, open.flow.id);
   if (failures >= MAX_CODE_FAILURES) {
     await deps.persistence.stores.recovery.finishFlow(tenant.id, open.flow.id, "failed", deps.clock.now());
-    await recordEvent(deps, deps.persistence.stores.events, audit, "recovery_failed", { method: open.flow.method, reason: "too many wrong codes" });
+    await recordEvent(deps, deps.persistence.stores.events, audit, "recovery_failed", {
+      method: open.flow.method,
+      reason: "too many wrong codes",
+    });
     throw new RecoveryUnusable();
   }
   throw new SecondFactorInvalid();
@@ -198,9 +242,17 @@ export async function completeRecovery(
   input: NewPasswordInput,
 ): Promise<User> {
   const open = await openRecoverySession(deps, tenant, sessionSecret);
-  await consumeLimit(deps, deps.persistence.stores.rateLimits, tenant.id, LIMITS.recoveryCodePerAccount, String(open.user.id));
+  await consumeLimit(
+    deps,
+    deps.persistence.stores.rateLimits,
+    tenant.id,
+    LIMITS.recoveryCodePerAccount,
+    String(open.user.id),
+  );
   await checkNewPassword(deps, open.user, input);
-  const secondFactor = open.requiresSecondFactor ? await passSecondFactor(deps, tenant, requester, open, input.code ?? "") : null;
+  const secondFactor = open.requiresSecondFactor
+    ? await passSecondFactor(deps, tenant, requester, open, input.code ?? "")
+    : null;
   const resetMFA = open.mayResetMFA && input.resetMFA === true;
   // Hash outside the transaction: argon2 takes tens of milliseconds and must not hold a connection.
   const hash = await hashPassword(input.password);
@@ -217,13 +269,27 @@ export async function completeRecovery(
     if (deps.config.recoveryRevokeSessions) {
       await stores.sessions.revokeUserSessions(tenant.id, open.user.id, now);
     }
-    await recordEvent(deps, stores.events, audit, "password_set", { via: "recovery_session", target: userRef(open.user) });
+    await recordEvent(deps, stores.events, audit, "password_set", {
+      via: "recovery_session",
+      target: userRef(open.user),
+    });
     if (resetMFA) {
       await resetSecondFactors(deps, stores, audit, open.user, { keepSessions: true });
     }
     // Every MFA decision of a recovery is on the record: verified, reset, or not asked for.
-    const mfa = secondFactor !== null ? `verified:${secondFactor}` : resetMFA ? "reset" : open.mayResetMFA ? "kept" : "none";
-    await recordEvent(deps, stores.events, audit, "recovery_succeeded", { method: open.flow.method, reason: "password_set", mfa });
+    const mfa =
+      secondFactor !== null
+        ? `verified:${secondFactor}`
+        : resetMFA
+          ? "reset"
+          : open.mayResetMFA
+            ? "kept"
+            : "none";
+    await recordEvent(deps, stores.events, audit, "recovery_succeeded", {
+      method: open.flow.method,
+      reason: "password_set",
+      mfa,
+    });
   });
   return open.user;
 }

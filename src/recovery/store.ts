@@ -48,12 +48,22 @@ export interface RecoveryStore {
   /** Inserts a recovery key token; earlier keys stay valid until they expire. */
   createKeyToken(token: RecoveryToken, now: Date): Promise<void>;
   /** The unexpired token of this kind with this key hash, without using it up. */
-  findUsableToken(tenantId: string, kind: RecoveryTokenKind, keyHash: string, now: Date): Promise<RecoveryToken | null>;
+  findUsableToken(
+    tenantId: string,
+    kind: RecoveryTokenKind,
+    keyHash: string,
+    now: Date,
+  ): Promise<RecoveryToken | null>;
   /**
    * Deletes the unexpired token of this kind with this key hash and returns it; null when there is
    * none. One `DELETE … RETURNING`: under concurrency exactly one caller gets the token.
    */
-  consumeToken(tenantId: string, kind: RecoveryTokenKind, keyHash: string, now: Date): Promise<RecoveryToken | null>;
+  consumeToken(
+    tenantId: string,
+    kind: RecoveryTokenKind,
+    keyHash: string,
+    now: Date,
+  ): Promise<RecoveryToken | null>;
   /** Starts a flow whose recovery session is the secret hashing to `sessionHash`. */
   createFlow(flow: RecoveryFlow, sessionHash: string): Promise<void>;
   /** The flow of a recovery session, while it may still set a password (state and expiry checked). */

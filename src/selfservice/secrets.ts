@@ -11,7 +11,9 @@ export class SecretHMAC {
   private readonly keys: Buffer[];
 
   constructor(serverSecrets: readonly string[], info: string) {
-    this.keys = serverSecrets.map((secret) => Buffer.from(hkdfSync("sha256", Buffer.from(secret, "utf8"), Buffer.alloc(0), info, 64)));
+    this.keys = serverSecrets.map((secret) =>
+      Buffer.from(hkdfSync("sha256", Buffer.from(secret, "utf8"), Buffer.alloc(0), info, 64)),
+    );
   }
 
   /** The stored form: lower-case hex under the current secret. */

@@ -1,5 +1,11 @@
 import type { Kysely, Selectable } from "kysely";
-import type { Database, LoginFlowTable, RecoveryCodeTable, RecoveryFlowTable, SettingsFlowTable } from "../db/schema.js";
+import type {
+  Database,
+  LoginFlowTable,
+  RecoveryCodeTable,
+  RecoveryFlowTable,
+  SettingsFlowTable,
+} from "../db/schema.js";
 import type { AssuranceLevel } from "../sessions/store.js";
 import type {
   FlowMessage,
@@ -34,7 +40,8 @@ function toFlow(row: Selectable<RecoveryFlowTable>): SelfServiceRecoveryFlow {
     returnTo: row.return_to,
     csrfHash: row.csrf_hash,
     messages: messages(row.ui_messages),
-    transientPayload: row.transient_payload === null ? null : (JSON.parse(row.transient_payload) as Record<string, unknown>),
+    transientPayload:
+      row.transient_payload === null ? null : (JSON.parse(row.transient_payload) as Record<string, unknown>),
     submittedAddress: row.submitted_address,
     submitCount: row.submit_count,
     issuedAt: new Date(row.issued_at ?? row.created_at),
@@ -111,11 +118,17 @@ export function sqlSelfServiceRecoveryStore(db: Kysely<Database>): SelfServiceRe
       if (changes.csrfHash !== undefined) set.csrf_hash = changes.csrfHash;
       if (changes.messages !== undefined) set.ui_messages = JSON.stringify(changes.messages);
       if (changes.transientPayload !== undefined) {
-        set.transient_payload = changes.transientPayload === null ? null : JSON.stringify(changes.transientPayload);
+        set.transient_payload =
+          changes.transientPayload === null ? null : JSON.stringify(changes.transientPayload);
       }
       if (changes.submittedAddress !== undefined) set.submitted_address = changes.submittedAddress;
       if (Object.keys(set).length === 0) return;
-      await db.updateTable("recovery_flow").set(set).where("tenant_id", "=", tenantId).where("id", "=", id).execute();
+      await db
+        .updateTable("recovery_flow")
+        .set(set)
+        .where("tenant_id", "=", tenantId)
+        .where("id", "=", id)
+        .execute();
     },
     async countSubmission(tenantId, flowId) {
       const row = await db
@@ -167,7 +180,11 @@ export function sqlSelfServiceRecoveryStore(db: Kysely<Database>): SelfServiceRe
       return rows.map(toCode);
     },
     async deleteRecoveryCodes(tenantId, flowId) {
-      await db.deleteFrom("recovery_code").where("tenant_id", "=", tenantId).where("flow_id", "=", flowId).execute();
+      await db
+        .deleteFrom("recovery_code")
+        .where("tenant_id", "=", tenantId)
+        .where("flow_id", "=", flowId)
+        .execute();
     },
     async useRecoveryCode(tenantId, codeId, now) {
       const result = await db
@@ -225,7 +242,12 @@ export function sqlLoginFlowStore(db: Kysely<Database>): LoginFlowStore {
         .execute();
     },
     async findLoginFlow(tenantId, id) {
-      const row = await db.selectFrom("login_flow").selectAll().where("tenant_id", "=", tenantId).where("id", "=", id).executeTakeFirst();
+      const row = await db
+        .selectFrom("login_flow")
+        .selectAll()
+        .where("tenant_id", "=", tenantId)
+        .where("id", "=", id)
+        .executeTakeFirst();
       return row === undefined ? null : toLoginFlow(row);
     },
     async updateLoginFlow(tenantId, id, changes, now) {
@@ -233,7 +255,12 @@ export function sqlLoginFlowStore(db: Kysely<Database>): LoginFlowStore {
       if (changes.state !== undefined) set.state = changes.state;
       if (changes.messages !== undefined) set.ui_messages = JSON.stringify(changes.messages);
       if (changes.csrfHash !== undefined) set.csrf_hash = changes.csrfHash;
-      await db.updateTable("login_flow").set(set).where("tenant_id", "=", tenantId).where("id", "=", id).execute();
+      await db
+        .updateTable("login_flow")
+        .set(set)
+        .where("tenant_id", "=", tenantId)
+        .where("id", "=", id)
+        .execute();
     },
   };
 }
@@ -275,7 +302,12 @@ export function sqlSettingsFlowStore(db: Kysely<Database>): SettingsFlowStore {
         .execute();
     },
     async findSettingsFlow(tenantId, id) {
-      const row = await db.selectFrom("settings_flow").selectAll().where("tenant_id", "=", tenantId).where("id", "=", id).executeTakeFirst();
+      const row = await db
+        .selectFrom("settings_flow")
+        .selectAll()
+        .where("tenant_id", "=", tenantId)
+        .where("id", "=", id)
+        .executeTakeFirst();
       return row === undefined ? null : toSettingsFlow(row);
     },
     async updateSettingsFlow(tenantId, id, changes) {
@@ -284,7 +316,12 @@ export function sqlSettingsFlowStore(db: Kysely<Database>): SettingsFlowStore {
       if (changes.messages !== undefined) set.ui_messages = JSON.stringify(changes.messages);
       if (changes.csrfHash !== undefined) set.csrf_hash = changes.csrfHash;
       if (Object.keys(set).length === 0) return;
-      await db.updateTable("settings_flow").set(set).where("tenant_id", "=", tenantId).where("id", "=", id).execute();
+      await db
+        .updateTable("settings_flow")
+        .set(set)
+        .where("tenant_id", "=", tenantId)
+        .where("id", "=", id)
+        .execute();
     },
   };
 }

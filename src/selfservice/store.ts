@@ -54,7 +54,12 @@ export interface RecoveryCode {
   usedAt: Date | null;
 }
 
-export type FlowChanges = Partial<Pick<SelfServiceRecoveryFlow, "state" | "active" | "userId" | "csrfHash" | "messages" | "transientPayload" | "submittedAddress">>;
+export type FlowChanges = Partial<
+  Pick<
+    SelfServiceRecoveryFlow,
+    "state" | "active" | "userId" | "csrfHash" | "messages" | "transientPayload" | "submittedAddress"
+  >
+>;
 
 export interface SelfServiceRecoveryStore {
   createRecoveryFlow(flow: SelfServiceRecoveryFlow): Promise<void>;
@@ -117,11 +122,20 @@ export interface SettingsFlow {
 export interface LoginFlowStore {
   createLoginFlow(flow: LoginFlow): Promise<void>;
   findLoginFlow(tenantId: string, id: string): Promise<LoginFlow | null>;
-  updateLoginFlow(tenantId: string, id: string, changes: Partial<Pick<LoginFlow, "state" | "messages" | "csrfHash">>, now: Date): Promise<void>;
+  updateLoginFlow(
+    tenantId: string,
+    id: string,
+    changes: Partial<Pick<LoginFlow, "state" | "messages" | "csrfHash">>,
+    now: Date,
+  ): Promise<void>;
 }
 
 export interface SettingsFlowStore {
   createSettingsFlow(flow: SettingsFlow): Promise<void>;
   findSettingsFlow(tenantId: string, id: string): Promise<SettingsFlow | null>;
-  updateSettingsFlow(tenantId: string, id: string, changes: Partial<Pick<SettingsFlow, "state" | "messages" | "csrfHash">>): Promise<void>;
+  updateSettingsFlow(
+    tenantId: string,
+    id: string,
+    changes: Partial<Pick<SettingsFlow, "state" | "messages" | "csrfHash">>,
+  ): Promise<void>;
 }

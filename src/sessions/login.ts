@@ -19,7 +19,11 @@ export function decoy(deps: Pick<CoreDeps, "random">): Promise<string> {
  * The user a login names: exact username, else the one user whose email matches case-insensitively
  * (an address shared by several users names nobody).
  */
-export async function findLoginUser(deps: CoreDeps, tenantId: string, identifier: string): Promise<User | null> {
+export async function findLoginUser(
+  deps: CoreDeps,
+  tenantId: string,
+  identifier: string,
+): Promise<User | null> {
   const stores = deps.persistence.stores;
   const byName = await stores.users.findUserByUsername(tenantId, identifier);
   if (byName !== null || !identifier.includes("@")) {
@@ -51,7 +55,10 @@ export async function loginWithPassword(
     // Only failures count against the limits (kratos.md §3.6.5), and each one is on the record.
     await consumeLimit(deps, stores.rateLimits, audit.tenantId, LIMITS.loginPerIP, client);
     await consumeLimit(deps, stores.rateLimits, audit.tenantId, LIMITS.loginPerAccount, account);
-    await recordEvent(deps, stores.events, audit, "login_failed", { username: input.identifier, stage: "password" });
+    await recordEvent(deps, stores.events, audit, "login_failed", {
+      username: input.identifier,
+      stage: "password",
+    });
     throw new LoginFailed();
   }
   return deps.persistence.transaction(async (tx) => {

@@ -21,7 +21,9 @@ export async function issueSession(
 ): Promise<IssuedSession> {
   const now = deps.clock.now();
   const token =
-    input.kind === "api" ? `ory_st_${deps.random.string(32, ALPHANUMERIC)}` : deps.random.string(43, ALPHANUMERIC);
+    input.kind === "api"
+      ? `ory_st_${deps.random.string(32, ALPHANUMERIC)}`
+      : deps.random.string(43, ALPHANUMERIC);
   const session: Session = {
     id: deps.random.uuid(),
     tenantId: input.tenantId,
@@ -46,7 +48,12 @@ export async function resumeSession(
   token: string,
 ): Promise<Session | null> {
   const now = deps.clock.now();
-  const session = await stores.sessions.findActiveSession(tenantId, sha256Hex(token), now, deps.config.sessionIdleTimeoutSeconds * 1000);
+  const session = await stores.sessions.findActiveSession(
+    tenantId,
+    sha256Hex(token),
+    now,
+    deps.config.sessionIdleTimeoutSeconds * 1000,
+  );
   if (session === null) {
     return null;
   }

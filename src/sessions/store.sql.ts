@@ -56,7 +56,12 @@ export function sqlSessionStore(db: Kysely<Database>): SessionStore {
     async elevateSession(id, aal, authMethods, now) {
       await db
         .updateTable("session")
-        .set({ aal, auth_methods: JSON.stringify(authMethods), authenticated_at: now.getTime(), last_seen_at: now.getTime() })
+        .set({
+          aal,
+          auth_methods: JSON.stringify(authMethods),
+          authenticated_at: now.getTime(),
+          last_seen_at: now.getTime(),
+        })
         .where("id", "=", id)
         .execute();
     },

@@ -29,5 +29,10 @@ export interface SessionStore {
   elevateSession(id: string, aal: AssuranceLevel, authMethods: string[], now: Date): Promise<void>;
   revokeSession(tenantId: string, id: string, now: Date): Promise<void>;
   /** Revokes every live session of the user except `exceptId`; returns how many. */
-  revokeUserSessions(tenantId: string, userId: number, now: Date, options?: { exceptId?: string }): Promise<number>;
+  revokeUserSessions(
+    tenantId: string,
+    userId: number,
+    now: Date,
+    options?: { exceptId?: string },
+  ): Promise<number>;
 }

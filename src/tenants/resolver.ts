@@ -26,7 +26,8 @@ export class TenantResolver {
     if (cached !== undefined && cached.until > now) {
       return cached.tenant;
     }
-    const tenant = (host === "" ? null : await this.store.findTenantByHost(host)) ?? (await this.store.defaultTenant());
+    const tenant =
+      (host === "" ? null : await this.store.findTenantByHost(host)) ?? (await this.store.defaultTenant());
     if (this.cache.size > 10_000) {
       this.cache.clear(); // bounded: arbitrary Host headers must not grow memory without limit
     }

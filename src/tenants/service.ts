@@ -30,7 +30,11 @@ export async function tenantPublicURL(
   return domain === null ? requestOrigin : `${deps.config.publicURL.protocol}//${domain}`;
 }
 
-export async function createTenant(deps: CoreDeps, audit: Audit, input: { schemaName: string; name: string }): Promise<Tenant> {
+export async function createTenant(
+  deps: CoreDeps,
+  audit: Audit,
+  input: { schemaName: string; name: string },
+): Promise<Tenant> {
   if (!SCHEMA_NAME.test(input.schemaName)) {
     throw ValidationFailed.field(
       "schema_name",
@@ -108,9 +112,15 @@ export async function saveDomain(
     if (saved === null) {
       throw ValidationFailed.field("domain", "Domain with this domain already exists.");
     }
-    await recordEvent(deps, stores.events, audit, input.id === undefined ? "model_created" : "model_updated", {
-      model: domainRef(saved),
-    });
+    await recordEvent(
+      deps,
+      stores.events,
+      audit,
+      input.id === undefined ? "model_created" : "model_updated",
+      {
+        model: domainRef(saved),
+      },
+    );
     return saved;
   });
 }

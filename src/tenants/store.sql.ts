@@ -24,7 +24,11 @@ export function sqlTenantStore(db: Kysely<Database>): TenantStore {
       return row === undefined ? null : toTenant(row);
     },
     async defaultTenant() {
-      const row = await db.selectFrom("tenant").selectAll().where("schema_name", "=", "public").executeTakeFirstOrThrow();
+      const row = await db
+        .selectFrom("tenant")
+        .selectAll()
+        .where("schema_name", "=", "public")
+        .executeTakeFirstOrThrow();
       return toTenant(row);
     },
     async findTenant(id) {
@@ -32,7 +36,11 @@ export function sqlTenantStore(db: Kysely<Database>): TenantStore {
       return row === undefined ? null : toTenant(row);
     },
     async findTenantBySchemaName(schemaName) {
-      const row = await db.selectFrom("tenant").selectAll().where("schema_name", "=", schemaName).executeTakeFirst();
+      const row = await db
+        .selectFrom("tenant")
+        .selectAll()
+        .where("schema_name", "=", schemaName)
+        .executeTakeFirst();
       return row === undefined ? null : toTenant(row);
     },
     async listTenants(query: ListQuery<TenantField>): Promise<Page<Tenant>> {
@@ -51,7 +59,12 @@ export function sqlTenantStore(db: Kysely<Database>): TenantStore {
       try {
         await db
           .insertInto("tenant")
-          .values({ id: tenant.id, schema_name: tenant.schemaName, name: tenant.name, created_at: now.getTime() })
+          .values({
+            id: tenant.id,
+            schema_name: tenant.schemaName,
+            name: tenant.name,
+            created_at: now.getTime(),
+          })
           .execute();
         return true;
       } catch (error) {
@@ -98,7 +111,11 @@ export function sqlTenantStore(db: Kysely<Database>): TenantStore {
       return { total: Number(count.n), rows: rows.map(toDomain) };
     },
     async saveDomain(domain) {
-      const values = { tenant_id: domain.tenantId, domain: domain.domain, is_primary: domain.isPrimary ? 1 : 0 };
+      const values = {
+        tenant_id: domain.tenantId,
+        domain: domain.domain,
+        is_primary: domain.isPrimary ? 1 : 0,
+      };
       try {
         let id = domain.id;
         if (id === undefined) {

@@ -45,7 +45,13 @@ export class CredentialCache {
     return entry.user;
   }
 
-  remember(tenantId: string, keyHash: string, user: User, tokenExpires: Date | null, generation: number): void {
+  remember(
+    tenantId: string,
+    keyHash: string,
+    user: User,
+    tokenExpires: Date | null,
+    generation: number,
+  ): void {
     if (generation !== this.generation) {
       return; // something changed while we read: the answer may already be stale
     }

@@ -38,9 +38,12 @@ export function generateTokenKey(deps: Pick<CoreDeps, "random">): string {
 /** The stored form of a key: its lookup hash and, for intents whose key can be viewed, its ciphertext. */
 export function storedKey(deps: Pick<CoreDeps, "tokenKeys">, intent: TokenIntent, key: string) {
   const sealed = VIEWABLE.includes(intent) ? deps.tokenKeys.seal(key) : null;
-  return { keyHash: sha256Hex(key), keySealed: sealed?.sealed ?? null, keySecretIndex: sealed?.secretIndex ?? null };
+  return {
+    keyHash: sha256Hex(key),
+    keySealed: sealed?.sealed ?? null,
+    keySecretIndex: sealed?.secretIndex ?? null,
+  };
 }
-
 
 function ownerExpiresByDefault(owner: User): boolean {
   const value = owner.attributes[EXPIRES_ATTRIBUTE];
@@ -60,14 +63,21 @@ function maximumLifetimeMs(deps: Pick<CoreDeps, "config">, owner: User): number 
 }
 
 /** Step 4 of token creation: the expiry to store, honoured up to the owner's maximum lifetime. */
-function decideExpiry(deps: Pick<CoreDeps, "config" | "clock">, owner: User, expires: Date | null | undefined): Date {
+function decideExpiry(
+  deps: Pick<CoreDeps, "config" | "clock">,
+  owner: User,
+  expires: Date | null | undefined,
+): Date {
   const now = deps.clock.now().getTime();
   const maximum = new Date(now + maximumLifetimeMs(deps, owner));
   if (expires === undefined || expires === null) {
     return new Date(now + deps.config.defaultTokenDurationMs);
   }
   if (expires.getTime() > maximum.getTime()) {
-    throw ValidationFailed.field("expires", `Token expires exceeds maximum lifetime (${pythonDateTime(maximum)} UTC).`);
+    throw ValidationFailed.field(
+      "expires",
+      `Token expires exceeds maximum lifetime (${pythonDateTime(maximum)} UTC).`,
+    );
   }
   return expires;
 }
@@ -86,7 +96,10 @@ async function validateUnique(
       errors["identifier"] = ["Token with this identifier already exists."];
     }
   }
-  if (typeof input.managed === "string" && (await stores.tokens.isManagedTaken(tenantId, input.managed, currentId))) {
+  if (
+    typeof input.managed === "string" &&
+    (await stores.tokens.isManagedTaken(tenantId, input.managed, currentId))
+  ) {
     errors["managed"] = ["Token with this Managed by authentik already exists."];
   }
   if (Object.keys(errors).length > 0) {
@@ -95,7 +108,12 @@ async function validateUnique(
 }
 
 /** Reads a token the caller may see: superusers see all, others only their own (404 otherwise). */
-export async function findVisibleToken(stores: Stores, tenantId: string, caller: Caller, identifier: string): Promise<Token> {
+export async function findVisibleToken(
+  stores: Stores,
+  tenantId: string,
+  caller: Caller,
+  identifier: string,
+): Promise<Token> {
   // No identifier holds NUL (PostgreSQL text cannot), and asking PostgreSQL for one is an error.
   const token = identifier.includes("\u0000") ? null : await stores.tokens.findToken(tenantId, identifier);
   if (token === null || (!isSuperuser(caller) && token.userId !== caller.id)) {
@@ -131,7 +149,12 @@ export interface CreatedToken {
   key: string;
 }
 
-export async function createToken(deps: CoreDeps, audit: Audit, caller: Caller, input: TokenInput): Promise<CreatedToken> {
+export async function createToken(
+  deps: CoreDeps,
+  audit: Audit,
+  caller: Caller,
+  input: TokenInput,
+): Promise<CreatedToken> {
   return translateRace(() =>
     deps.persistence.transaction(async (stores) => {
       await validateUnique(stores, audit.tenantId, input, null);
@@ -195,7 +218,9 @@ export async function updateToken(
       if (owner === null) {
         throw new ObjectNotFound("Token");
       }
-      const expiring = isSuperuser(caller) ? (input.expiring ?? token.expiring) : ownerExpiresByDefault(caller);
+      const expiring = isSuperuser(caller)
+        ? (input.expiring ?? token.expiring)
+        : ownerExpiresByDefault(caller);
       const changes: TokenChanges = {
         identifier: input.identifier,
         managed: input.managed,
@@ -209,14 +234,22 @@ export async function updateToken(
         changes.expires = input.expires;
       }
       await stores.tokens.updateToken(audit.tenantId, token.id, changes);
-      const updated = { ...token, ...Object.fromEntries(Object.entries(changes).filter(([, v]) => v !== undefined)) };
+      const updated = {
+        ...token,
+        ...Object.fromEntries(Object.entries(changes).filter(([, v]) => v !== undefined)),
+      };
       await recordEvent(deps, stores.events, audit, "model_updated", { model: tokenRef(updated) });
       return updated as Token;
     }),
   );
 }
 
-export async function deleteToken(deps: CoreDeps, audit: Audit, caller: Caller, identifier: string): Promise<void> {
+export async function deleteToken(
+  deps: CoreDeps,
+  audit: Audit,
+  caller: Caller,
+  identifier: string,
+): Promise<void> {
   await deps.persistence.transaction(async (stores) => {
     const token = await findVisibleToken(stores, audit.tenantId, caller, identifier);
     await stores.tokens.deleteToken(audit.tenantId, token.id);
@@ -227,7 +260,12 @@ export async function deleteToken(deps: CoreDeps, audit: Audit, caller: Caller, 
 }
 
 /** Reads a key back: superusers any viewable token, owners only tokens they created themselves. */
-export async function viewTokenKey(deps: CoreDeps, audit: Audit, caller: Caller, identifier: string): Promise<string> {
+export async function viewTokenKey(
+  deps: CoreDeps,
+  audit: Audit,
+  caller: Caller,
+  identifier: string,
+): Promise<string> {
   return deps.persistence.transaction(async (stores) => {
     const token = await findVisibleToken(stores, audit.tenantId, caller, identifier);
     if (!isSuperuser(caller) && !token.ownerMayView) {
@@ -244,7 +282,13 @@ export async function viewTokenKey(deps: CoreDeps, audit: Audit, caller: Caller,
 }
 
 /** Replaces a token's key with one the caller chose (superusers only, checked by the route). */
-export async function setTokenKey(deps: CoreDeps, audit: Audit, caller: Caller, identifier: string, key: string): Promise<void> {
+export async function setTokenKey(
+  deps: CoreDeps,
+  audit: Audit,
+  caller: Caller,
+  identifier: string,
+  key: string,
+): Promise<void> {
   // Two tokens given one key at once both pass isKeyInUse; the unique key index refuses the second.
   await translateRace(() =>
     deps.persistence.transaction(async (stores) => {
@@ -264,7 +308,10 @@ export async function setTokenKey(deps: CoreDeps, audit: Audit, caller: Caller, 
  * (`secret_rotate`), other expired tokens are deleted. Each change is conditional on the row still
  * being expired as read, so replicas running it together never rotate one token twice.
  */
-export async function cleanUpExpiredTokens(deps: CoreDeps, systemAudit: (tenantId: string) => Audit): Promise<number> {
+export async function cleanUpExpiredTokens(
+  deps: CoreDeps,
+  systemAudit: (tenantId: string) => Audit,
+): Promise<number> {
   const now = deps.clock.now();
   let changed = 0;
   for (;;) {
@@ -274,7 +321,9 @@ export async function cleanUpExpiredTokens(deps: CoreDeps, systemAudit: (tenantI
     }
     for (const token of batch) {
       if (token.intent !== "api") {
-        changed += (await deps.persistence.stores.tokens.deleteExpiredToken(token.tenantId, token.id, now)) ? 1 : 0;
+        changed += (await deps.persistence.stores.tokens.deleteExpiredToken(token.tenantId, token.id, now))
+          ? 1
+          : 0;
         continue;
       }
       const rotated = await deps.persistence.transaction(async (stores) => {

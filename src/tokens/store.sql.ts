@@ -34,7 +34,10 @@ const ORDER: Record<TokenField, string> = {
 
 export function sqlTokenStore(db: Kysely<Database>): TokenStore {
   function filtered(tenantId: string, filters: TokenFilters) {
-    let q = db.selectFrom("token").innerJoin("user", "user.id", "token.user_id").where("token.tenant_id", "=", tenantId);
+    let q = db
+      .selectFrom("token")
+      .innerJoin("user", "user.id", "token.user_id")
+      .where("token.tenant_id", "=", tenantId);
     if (filters.identifier !== undefined) q = q.where("token.identifier", "=", filters.identifier);
     if (filters.intent !== undefined) q = q.where("token.intent", "=", filters.intent);
     if (filters.username !== undefined) q = q.where("user.username", "=", filters.username);
@@ -68,7 +71,13 @@ export function sqlTokenStore(db: Kysely<Database>): TokenStore {
       .where("token.tenant_id", "=", tenantId)
       .where("token.key_hash", "=", keyHash)
       .where("token.intent", "=", "api")
-      .where((eb) => eb.or([eb("token.expiring", "=", 0), eb("token.expires", "is", null), eb("token.expires", ">", now.getTime())]))
+      .where((eb) =>
+        eb.or([
+          eb("token.expiring", "=", 0),
+          eb("token.expires", "is", null),
+          eb("token.expires", ">", now.getTime()),
+        ]),
+      )
       .where("user.is_active", "=", 1)
       .executeTakeFirst();
     if (row === undefined) {
@@ -143,7 +152,8 @@ export function sqlTokenStore(db: Kysely<Database>): TokenStore {
       await db.deleteFrom("token").where("tenant_id", "=", tenantId).where("id", "=", id).execute();
     },
     isKeyInUse: (tenantId, keyHash, exceptTokenId) => taken(tenantId, "key_hash", keyHash, exceptTokenId),
-    isIdentifierTaken: (tenantId, identifier, exceptTokenId) => taken(tenantId, "identifier", identifier, exceptTokenId),
+    isIdentifierTaken: (tenantId, identifier, exceptTokenId) =>
+      taken(tenantId, "identifier", identifier, exceptTokenId),
     isManagedTaken: (tenantId, managed, exceptTokenId) => taken(tenantId, "managed", managed, exceptTokenId),
     async findAPITokenOwner(tenantId, keyHash, now) {
       return (await findAPICredential(tenantId, keyHash, now))?.owner ?? null;

@@ -26,7 +26,14 @@ export function isExpired(token: Pick<Token, "expiring" | "expires">, now: Date)
   return token.expiring && token.expires !== null && token.expires.getTime() <= now.getTime();
 }
 
-export type TokenField = "identifier" | "expires" | "intent" | "description" | "user" | "expiring" | "managed";
+export type TokenField =
+  | "identifier"
+  | "expires"
+  | "intent"
+  | "description"
+  | "user"
+  | "expiring"
+  | "managed";
 
 export interface TokenFilters {
   identifier?: string;
@@ -41,7 +48,18 @@ export interface TokenFilters {
 }
 
 export type TokenChanges = Partial<
-  Pick<Token, "identifier" | "managed" | "intent" | "description" | "expires" | "expiring" | "keyHash" | "keySealed" | "keySecretIndex">
+  Pick<
+    Token,
+    | "identifier"
+    | "managed"
+    | "intent"
+    | "description"
+    | "expires"
+    | "expiring"
+    | "keyHash"
+    | "keySealed"
+    | "keySecretIndex"
+  >
 >;
 
 export interface TokenStore {
@@ -62,14 +80,21 @@ export interface TokenStore {
    */
   findAPITokenOwner(tenantId: string, keyHash: string, now: Date): Promise<User | null>;
   /** As findAPITokenOwner, with the token's own expiry (null: never), for callers that cache the answer. */
-  findAPICredential(tenantId: string, keyHash: string, now: Date): Promise<{ owner: User; expires: Date | null } | null>;
+  findAPICredential(
+    tenantId: string,
+    keyHash: string,
+    now: Date,
+  ): Promise<{ owner: User; expires: Date | null } | null>;
   /** Expired tokens of every tenant, oldest first (background cleanup). */
   listExpiredTokens(now: Date, limit: number): Promise<Token[]>;
   /**
    * Gives an expired token a new key and expiry, only if it still has the expiry it was read with:
    * when two replicas clean up at once, one rotates and the other sees false.
    */
-  rotateExpiredToken(token: Token, changes: Required<Pick<TokenChanges, "keyHash" | "keySealed" | "keySecretIndex" | "expires">>): Promise<boolean>;
+  rotateExpiredToken(
+    token: Token,
+    changes: Required<Pick<TokenChanges, "keyHash" | "keySealed" | "keySecretIndex" | "expires">>,
+  ): Promise<boolean>;
   /** Deletes the token if it is still expired at `now`; false when it was not (or was already gone). */
   deleteExpiredToken(tenantId: string, id: string, now: Date): Promise<boolean>;
 }

@@ -89,7 +89,10 @@ export function checkPasswordPolicy(password: string, identifier: string): Passw
     const tooClose = levenshtein(lowerPassword, lowerIdentifier) < 5;
     const sharesMost = longestCommonSubstring(lowerPassword, lowerIdentifier) > lowerPassword.length / 2;
     if (tooClose || sharesMost) {
-      return { id: 4000031, text: "The password can not be used because it is too similar to the identifier." };
+      return {
+        id: 4000031,
+        text: "The password can not be used because it is too similar to the identifier.",
+      };
     }
   }
   return null;

@@ -99,7 +99,11 @@ async function validateUser(
  * Runs a change that may take superuser rights away, and undoes it when the tenant had a superuser
  * before and none after: no tenant can lock itself out (authentik-v3.md §3.2, Groups).
  */
-export async function keepingASuperuser<T>(stores: Stores, tenantId: string, change: () => Promise<T>): Promise<T> {
+export async function keepingASuperuser<T>(
+  stores: Stores,
+  tenantId: string,
+  change: () => Promise<T>,
+): Promise<T> {
   const before = await stores.users.countSuperusers(tenantId);
   const result = await change();
   if (before > 0 && (await stores.users.countSuperusers(tenantId)) === 0) {
@@ -120,7 +124,11 @@ export async function createUser(deps: CoreDeps, audit: Audit, input: UserInput)
   return deps.persistence.transaction(async (stores) => {
     const groupIds = (await validateUser(stores, audit.tenantId, input, null)) ?? [];
     const { groups: _groups, roles: _roles, ...fields } = input;
-    const user = await stores.users.createUser(audit.tenantId, { ...fields, uuid: deps.random.uuid(), groupIds }, deps.clock.now());
+    const user = await stores.users.createUser(
+      audit.tenantId,
+      { ...fields, uuid: deps.random.uuid(), groupIds },
+      deps.clock.now(),
+    );
     if (user === null) {
       throw ValidationFailed.field("username", USERNAME_TAKEN);
     }
@@ -129,7 +137,12 @@ export async function createUser(deps: CoreDeps, audit: Audit, input: UserInput)
   });
 }
 
-export async function updateUser(deps: CoreDeps, audit: Audit, id: number, input: Partial<UserInput>): Promise<User> {
+export async function updateUser(
+  deps: CoreDeps,
+  audit: Audit,
+  id: number,
+  input: Partial<UserInput>,
+): Promise<User> {
   return deps.persistence.transaction(async (stores) => {
     await findUserOrThrow(stores, audit.tenantId, id);
     const groupIds = await validateUser(stores, audit.tenantId, input, id);
@@ -250,7 +263,12 @@ export async function createGroup(deps: CoreDeps, audit: Audit, input: GroupInpu
   });
 }
 
-export async function updateGroup(deps: CoreDeps, audit: Audit, uuid: string, input: Partial<GroupInput>): Promise<Group> {
+export async function updateGroup(
+  deps: CoreDeps,
+  audit: Audit,
+  uuid: string,
+  input: Partial<GroupInput>,
+): Promise<Group> {
   return deps.persistence.transaction(async (stores) => {
     const current = await findGroupOrThrow(stores, audit.tenantId, uuid);
     await validateGroup(stores, audit.tenantId, input, current.id);

@@ -66,7 +66,10 @@ function isStorableId(id: number): boolean {
 }
 
 /** Groups of many users in one query, keyed by user id (no N+1 on lists). */
-export async function groupsOfUsers(db: Kysely<Database>, userIds: number[]): Promise<Map<number, GroupSummary[]>> {
+export async function groupsOfUsers(
+  db: Kysely<Database>,
+  userIds: number[],
+): Promise<Map<number, GroupSummary[]>> {
   const byUser = new Map<number, GroupSummary[]>();
   if (userIds.length === 0) {
     return byUser;
@@ -74,7 +77,14 @@ export async function groupsOfUsers(db: Kysely<Database>, userIds: number[]): Pr
   const rows = await db
     .selectFrom("group_member")
     .innerJoin("group", "group.id", "group_member.group_id")
-    .select(["group_member.user_id", "group.id", "group.uuid", "group.name", "group.is_superuser", "group.attributes"])
+    .select([
+      "group_member.user_id",
+      "group.id",
+      "group.uuid",
+      "group.name",
+      "group.is_superuser",
+      "group.attributes",
+    ])
     .where("group_member.user_id", "in", userIds)
     .orderBy("group.name")
     .execute();
@@ -143,7 +153,11 @@ export function sqlUserStore(db: Kysely<Database>): UserStore {
     return q;
   }
 
-  async function one(tenantId: string, column: "id" | "username", value: number | string): Promise<User | null> {
+  async function one(
+    tenantId: string,
+    column: "id" | "username",
+    value: number | string,
+  ): Promise<User | null> {
     if (column === "id" && !isStorableId(value as number)) {
       return null;
     }
@@ -162,7 +176,12 @@ export function sqlUserStore(db: Kysely<Database>): UserStore {
     const groups =
       groupIds.length === 0
         ? []
-        : await db.selectFrom("group").select("id").where("tenant_id", "=", tenantId).where("id", "in", groupIds).execute();
+        : await db
+            .selectFrom("group")
+            .select("id")
+            .where("tenant_id", "=", tenantId)
+            .where("id", "in", groupIds)
+            .execute();
     if (groups.length > 0) {
       await db
         .insertInto("group_member")
@@ -187,7 +206,12 @@ export function sqlUserStore(db: Kysely<Database>): UserStore {
       return withGroups(db, rows);
     },
     async findUserByUUID(tenantId, uuid) {
-      const row = await db.selectFrom("user").selectAll().where("tenant_id", "=", tenantId).where("uuid", "=", uuid).executeTakeFirst();
+      const row = await db
+        .selectFrom("user")
+        .selectAll()
+        .where("tenant_id", "=", tenantId)
+        .where("uuid", "=", uuid)
+        .executeTakeFirst();
       return row === undefined ? null : ((await withGroups(db, [row]))[0] ?? null);
     },
     async findUsersByIdentifier(tenantId, identifier) {
@@ -196,7 +220,9 @@ export function sqlUserStore(db: Kysely<Database>): UserStore {
         .selectFrom("user")
         .selectAll()
         .where("tenant_id", "=", tenantId)
-        .where((eb) => eb.or([eb(eb.fn("lower", ["username"]), "=", lower), eb(eb.fn("lower", ["email"]), "=", lower)]))
+        .where((eb) =>
+          eb.or([eb(eb.fn("lower", ["username"]), "=", lower), eb(eb.fn("lower", ["email"]), "=", lower)]),
+        )
         .orderBy("id")
         .limit(10)
         .execute();
@@ -206,7 +232,11 @@ export function sqlUserStore(db: Kysely<Database>): UserStore {
       if (options.uuids !== undefined && options.uuids.length === 0) {
         return [];
       }
-      let q = db.selectFrom("user").selectAll().where("tenant_id", "=", tenantId).where("uuid", ">", options.after);
+      let q = db
+        .selectFrom("user")
+        .selectAll()
+        .where("tenant_id", "=", tenantId)
+        .where("uuid", ">", options.after);
       if (options.uuids !== undefined) {
         q = q.where("uuid", "in", options.uuids);
       }
@@ -238,7 +268,12 @@ export function sqlUserStore(db: Kysely<Database>): UserStore {
       if (unique.length === 0) {
         return new Map();
       }
-      const rows = await db.selectFrom("user").selectAll().where("tenant_id", "=", tenantId).where("id", "in", unique).execute();
+      const rows = await db
+        .selectFrom("user")
+        .selectAll()
+        .where("tenant_id", "=", tenantId)
+        .where("id", "in", unique)
+        .execute();
       return new Map((await withGroups(db, rows)).map((user) => [user.id, user]));
     },
     async listUsers(tenantId, filters, query: ListQuery<UserField>): Promise<Page<User>> {
@@ -299,12 +334,19 @@ export function sqlUserStore(db: Kysely<Database>): UserStore {
       if (changes.attributes !== undefined) set.attributes = JSON.stringify(changes.attributes);
       if (changes.path !== undefined) set.path = changes.path;
       if (changes.type !== undefined) set.type = changes.type;
-      if (changes.stateChangedAt !== undefined) set.state_changed_at = changes.stateChangedAt?.getTime() ?? null;
-      if (changes.emailVerifiedAt !== undefined) set.email_verified_at = changes.emailVerifiedAt?.getTime() ?? null;
+      if (changes.stateChangedAt !== undefined)
+        set.state_changed_at = changes.stateChangedAt?.getTime() ?? null;
+      if (changes.emailVerifiedAt !== undefined)
+        set.email_verified_at = changes.emailVerifiedAt?.getTime() ?? null;
       if (changes.metadataPublic !== undefined) set.metadata_public = metadataText(changes.metadataPublic);
       if (changes.metadataAdmin !== undefined) set.metadata_admin = metadataText(changes.metadataAdmin);
       try {
-        const result = await db.updateTable("user").set(set).where("tenant_id", "=", tenantId).where("id", "=", id).executeTakeFirst();
+        const result = await db
+          .updateTable("user")
+          .set(set)
+          .where("tenant_id", "=", tenantId)
+          .where("id", "=", id)
+          .executeTakeFirst();
         if (Number(result.numUpdatedRows) === 0) {
           return null; // not this tenant's user: its groups must not be touched either
         }
@@ -427,7 +469,12 @@ export function sqlGroupStore(db: Kysely<Database>): GroupStore {
     const users =
       userIds.length === 0
         ? []
-        : await db.selectFrom("user").select("id").where("tenant_id", "=", tenantId).where("id", "in", userIds).execute();
+        : await db
+            .selectFrom("user")
+            .select("id")
+            .where("tenant_id", "=", tenantId)
+            .where("id", "in", userIds)
+            .execute();
     if (users.length > 0) {
       await db
         .insertInto("group_member")
@@ -480,7 +527,12 @@ export function sqlGroupStore(db: Kysely<Database>): GroupStore {
       if (changes.attributes !== undefined) set.attributes = JSON.stringify(changes.attributes);
       try {
         if (Object.keys(set).length > 0) {
-          await db.updateTable("group").set(set).where("tenant_id", "=", tenantId).where("uuid", "=", uuid).execute();
+          await db
+            .updateTable("group")
+            .set(set)
+            .where("tenant_id", "=", tenantId)
+            .where("uuid", "=", uuid)
+            .execute();
         }
         const group = await one(tenantId, "uuid", uuid);
         if (group !== null && changes.userIds !== undefined) {
@@ -510,17 +562,31 @@ export function sqlGroupStore(db: Kysely<Database>): GroupStore {
       }
     },
     async removeMember(groupId, userId) {
-      await db.deleteFrom("group_member").where("group_id", "=", groupId).where("user_id", "=", userId).execute();
+      await db
+        .deleteFrom("group_member")
+        .where("group_id", "=", groupId)
+        .where("user_id", "=", userId)
+        .execute();
     },
     async existingUserIds(tenantId, ids) {
       const storable = ids.filter(isStorableId);
       if (storable.length === 0) return [];
-      const rows = await db.selectFrom("user").select("id").where("tenant_id", "=", tenantId).where("id", "in", storable).execute();
+      const rows = await db
+        .selectFrom("user")
+        .select("id")
+        .where("tenant_id", "=", tenantId)
+        .where("id", "in", storable)
+        .execute();
       return rows.map((row) => row.id);
     },
     async existingGroups(tenantId, uuids) {
       if (uuids.length === 0) return [];
-      return db.selectFrom("group").select(["id", "uuid"]).where("tenant_id", "=", tenantId).where("uuid", "in", uuids).execute();
+      return db
+        .selectFrom("group")
+        .select(["id", "uuid"])
+        .where("tenant_id", "=", tenantId)
+        .where("uuid", "in", uuids)
+        .execute();
     },
   };
 }

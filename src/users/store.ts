@@ -69,7 +69,16 @@ export type UserChanges = Partial<Omit<NewUser, "uuid">> & {
   emailVerifiedAt?: Date | null;
 };
 
-export type UserField = "username" | "name" | "email" | "is_active" | "date_joined" | "last_login" | "pk" | "path" | "type";
+export type UserField =
+  | "username"
+  | "name"
+  | "email"
+  | "is_active"
+  | "date_joined"
+  | "last_login"
+  | "pk"
+  | "path"
+  | "type";
 
 export interface UserFilters {
   username?: string[];
@@ -95,7 +104,10 @@ export interface UserStore {
    * Users of the tenant ordered by uuid: those with a uuid after `after`, at most `limit` (keyset
    * pages of the Kratos identity list); with `uuids`, only those among them.
    */
-  listUsersByUUID(tenantId: string, options: { after: string; limit: number; uuids?: string[] }): Promise<User[]>;
+  listUsersByUUID(
+    tenantId: string,
+    options: { after: string; limit: number; uuids?: string[] },
+  ): Promise<User[]>;
   /**
    * Inside a transaction, waits for and holds until its end a lock on `identifier` (ignoring case)
    * in the tenant, so "is this email taken?" and the write that follows are not raced by another
@@ -117,7 +129,10 @@ export interface UserStore {
   passwordHash(tenantId: string, id: number): Promise<string | null>;
   setPasswordHash(tenantId: string, id: number, hash: string, now: Date): Promise<void>;
   /** How many active users of the tenant are in a superuser group, leaving out `exceptUserId` if given. */
-  countSuperusers(tenantId: string, options?: { exceptUserId?: number; exceptGroupId?: number }): Promise<number>;
+  countSuperusers(
+    tenantId: string,
+    options?: { exceptUserId?: number; exceptGroupId?: number },
+  ): Promise<number>;
 }
 
 export interface Group {
@@ -154,7 +169,11 @@ export interface GroupStore {
   /** Null when the name is taken. */
   createGroup(tenantId: string, group: NewGroup): Promise<Group | null>;
   /** Null when the new name is taken. */
-  updateGroup(tenantId: string, uuid: string, changes: Partial<Omit<NewGroup, "uuid">>): Promise<Group | null>;
+  updateGroup(
+    tenantId: string,
+    uuid: string,
+    changes: Partial<Omit<NewGroup, "uuid">>,
+  ): Promise<Group | null>;
   deleteGroup(tenantId: string, uuid: string): Promise<void>;
   addMember(groupId: number, userId: number): Promise<void>;
   removeMember(groupId: number, userId: number): Promise<void>;

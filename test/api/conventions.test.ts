@@ -162,23 +162,20 @@ for (const dialect of DIALECTS) {
       assert.equal(notArray.statusCode, 403);
     });
 
-    test(
-      "authentication and lookup come before parsing the body, as DRF parses lazily",
-      async (t) => {
-        const rekey = await testApp(t, dialect);
-        const malformed = await rekey.api("POST", "/api/v3/core/users/", "{bad", { token: null });
-        assert.equal(malformed.statusCode, 403, malformed.body);
-        assert.deepEqual(malformed.json(), { detail: "Authentication credentials were not provided." });
-        const text = await rekey.api("POST", "/api/v3/core/users/", "x", {
-          token: null,
-          headers: { "content-type": "text/plain" },
-        });
-        assert.equal(text.statusCode, 403, text.body);
-        const unknownUser = await rekey.api("PUT", "/api/v3/core/users/999/", "{bad");
-        assert.equal(unknownUser.statusCode, 404, unknownUser.body);
-        assert.deepEqual(unknownUser.json(), { detail: "No User matches the given query." });
-      },
-    );
+    test("authentication and lookup come before parsing the body, as DRF parses lazily", async (t) => {
+      const rekey = await testApp(t, dialect);
+      const malformed = await rekey.api("POST", "/api/v3/core/users/", "{bad", { token: null });
+      assert.equal(malformed.statusCode, 403, malformed.body);
+      assert.deepEqual(malformed.json(), { detail: "Authentication credentials were not provided." });
+      const text = await rekey.api("POST", "/api/v3/core/users/", "x", {
+        token: null,
+        headers: { "content-type": "text/plain" },
+      });
+      assert.equal(text.statusCode, 403, text.body);
+      const unknownUser = await rekey.api("PUT", "/api/v3/core/users/999/", "{bad");
+      assert.equal(unknownUser.statusCode, 404, unknownUser.body);
+      assert.deepEqual(unknownUser.json(), { detail: "No User matches the given query." });
+    });
 
     test("route permission comes before lookup and validation", async (t) => {
       const rekey = await testApp(t, dialect);

@@ -122,7 +122,12 @@ for (const dialect of DIALECTS) {
 
     test("a malformed or impossible expires filter is a field error", async (t) => {
       const { rekey } = await tokenApp(t, dialect);
-      for (const expires of ["tomorrow", "2026-02-30T00:00:00Z", "2026-04-31T12:00:00Z", "2026-13-01T00:00:00Z"]) {
+      for (const expires of [
+        "tomorrow",
+        "2026-02-30T00:00:00Z",
+        "2026-04-31T12:00:00Z",
+        "2026-13-01T00:00:00Z",
+      ]) {
         const response = await rekey.api("GET", `${TOKENS}?expires=${expires}`);
         assert.equal(response.statusCode, 400, expires);
         assert.deepEqual(response.json(), { expires: ["Enter a valid date/time."] });

@@ -1,6 +1,13 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { acceptTOTPCode, createTOTPKeyURI, decodeBase32Secret, encodeBase32, matchingStep, totpCodeAt } from "../../src/authenticators/totp.js";
+import {
+  acceptTOTPCode,
+  createTOTPKeyURI,
+  decodeBase32Secret,
+  encodeBase32,
+  matchingStep,
+  totpCodeAt,
+} from "../../src/authenticators/totp.js";
 import { createTOTPDevice, regenerateBackupCodes, useBackupCode } from "../../src/authenticators/service.js";
 import type { TOTPAlgorithm } from "../../src/authenticators/store.js";
 import { fixedClock } from "../../src/clock.js";
@@ -45,9 +52,18 @@ describe("TOTP verification (RFC 6238 Appendix B test vectors)", () => {
 
   test("wrong digits, wrong algorithm and non-numeric input are refused", () => {
     const at = new Date(59_000);
-    assert.equal(matchingStep({ digits: 6, period: 30, algorithm: "sha1" }, SHA1_SECRET, "94287082", at), null);
-    assert.equal(matchingStep({ digits: 8, period: 30, algorithm: "sha256" }, SHA1_SECRET, "94287082", at), null);
-    assert.equal(matchingStep({ digits: 8, period: 30, algorithm: "sha1" }, SHA1_SECRET, "9428708x", at), null);
+    assert.equal(
+      matchingStep({ digits: 6, period: 30, algorithm: "sha1" }, SHA1_SECRET, "94287082", at),
+      null,
+    );
+    assert.equal(
+      matchingStep({ digits: 8, period: 30, algorithm: "sha256" }, SHA1_SECRET, "94287082", at),
+      null,
+    );
+    assert.equal(
+      matchingStep({ digits: 8, period: 30, algorithm: "sha1" }, SHA1_SECRET, "9428708x", at),
+      null,
+    );
   });
 
   test("imported base32 secrets decode case-insensitively with padding and spaces, within 10 to 64 bytes", () => {
@@ -60,8 +76,18 @@ describe("TOTP verification (RFC 6238 Appendix B test vectors)", () => {
   });
 
   test("the otpauth URI names issuer, account, algorithm, digits and period", () => {
-    const uri = createTOTPKeyURI({ issuer: "Rekey", account: "jdoe", secret: SHA1_SECRET, algorithm: "sha1", digits: 6, period: 30 });
-    assert.equal(uri, `otpauth://totp/Rekey%3Ajdoe?secret=${encodeBase32(SHA1_SECRET)}&algorithm=SHA1&digits=6&period=30&issuer=Rekey`);
+    const uri = createTOTPKeyURI({
+      issuer: "Rekey",
+      account: "jdoe",
+      secret: SHA1_SECRET,
+      algorithm: "sha1",
+      digits: 6,
+      period: 30,
+    });
+    assert.equal(
+      uri,
+      `otpauth://totp/Rekey%3Ajdoe?secret=${encodeBase32(SHA1_SECRET)}&algorithm=SHA1&digits=6&period=30&issuer=Rekey`,
+    );
   });
 });
 
@@ -73,8 +99,22 @@ for (const dialect of DIALECTS) {
       const userId = await createUser(rekey, "jdoe");
       const tenant = await rekey.deps.persistence.stores.tenants.defaultTenant();
       const user = (await rekey.deps.persistence.stores.users.findUser(tenant.id, userId))!;
-      const audit = { tenantId: user.tenantId, actor: SYSTEM_ACTOR, clientIP: null, httpRequest: null, app: "rekey.api" as const };
-      const { device } = await createTOTPDevice(rekey.deps, audit, { user, name: "phone", digits: 6, period: 30, algorithm: "sha1", secret: SHA1_SECRET, confirmed: true });
+      const audit = {
+        tenantId: user.tenantId,
+        actor: SYSTEM_ACTOR,
+        clientIP: null,
+        httpRequest: null,
+        app: "rekey.api" as const,
+      };
+      const { device } = await createTOTPDevice(rekey.deps, audit, {
+        user,
+        name: "phone",
+        digits: 6,
+        period: 30,
+        algorithm: "sha1",
+        secret: SHA1_SECRET,
+        confirmed: true,
+      });
       const stores = rekey.deps.persistence.stores;
       const now = clock.now();
       const code = totpCodeAt(device, SHA1_SECRET, now);
@@ -82,7 +122,11 @@ for (const dialect of DIALECTS) {
       assert.notEqual(await acceptTOTPCode(rekey.deps, stores, await devices(), code), null);
       assert.equal(await acceptTOTPCode(rekey.deps, stores, await devices(), code), null, "replayed code");
       const previous = totpCodeAt(device, SHA1_SECRET, new Date(now.getTime() - 30_000));
-      assert.equal(await acceptTOTPCode(rekey.deps, stores, await devices(), previous), null, "earlier step after a later one");
+      assert.equal(
+        await acceptTOTPCode(rekey.deps, stores, await devices(), previous),
+        null,
+        "earlier step after a later one",
+      );
       clock.advance(30_000);
       const next = totpCodeAt(device, SHA1_SECRET, clock.now());
       assert.notEqual(await acceptTOTPCode(rekey.deps, stores, await devices(), next), null);
@@ -93,13 +137,22 @@ for (const dialect of DIALECTS) {
       const userId = await createUser(rekey, "jdoe");
       const tenant = await rekey.deps.persistence.stores.tenants.defaultTenant();
       const user = (await rekey.deps.persistence.stores.users.findUser(tenant.id, userId))!;
-      const audit = { tenantId: tenant.id, actor: SYSTEM_ACTOR, clientIP: null, httpRequest: null, app: "rekey.api" as const };
+      const audit = {
+        tenantId: tenant.id,
+        actor: SYSTEM_ACTOR,
+        clientIP: null,
+        httpRequest: null,
+        app: "rekey.api" as const,
+      };
       const first = await regenerateBackupCodes(rekey.deps, audit, user);
       assert.equal(first.codes.length, 10);
       assert.equal(new Set(first.codes).size, 10);
       const stores = rekey.deps.persistence.stores;
       const code = first.codes[0]!;
-      assert.equal(await useBackupCode(rekey.deps, stores, user, `${code.slice(0, 6).toUpperCase()}-${code.slice(6)}`), true);
+      assert.equal(
+        await useBackupCode(rekey.deps, stores, user, `${code.slice(0, 6).toUpperCase()}-${code.slice(6)}`),
+        true,
+      );
       assert.equal(await useBackupCode(rekey.deps, stores, user, code), false, "used twice");
       assert.equal((await stores.staticDevices.userStaticDevices(tenant.id, user.id))[0]!.unusedCount, 9);
       const second = await regenerateBackupCodes(rekey.deps, audit, user);
@@ -107,21 +160,41 @@ for (const dialect of DIALECTS) {
       assert.equal(await useBackupCode(rekey.deps, stores, user, second.codes[1]!), true);
     });
 
-    test("the same valid TOTP code and the same backup code submitted 20 times at once are each accepted once", { skip: dialect === "sqlite" ? false : noPostgres }, async (t) => {
+    test("the same valid TOTP code and the same backup code submitted 20 times at once are each accepted once", {
+      skip: dialect === "sqlite" ? false : noPostgres,
+    }, async (t) => {
       const clock = fixedClock(new Date("2026-03-01T12:00:10Z"));
       const rekey = await testApp(t, dialect, { clock });
       const userId = await createUser(rekey, "racer");
       const tenant = await rekey.deps.persistence.stores.tenants.defaultTenant();
       const user = (await rekey.deps.persistence.stores.users.findUser(tenant.id, userId))!;
-      const audit = { tenantId: tenant.id, actor: SYSTEM_ACTOR, clientIP: null, httpRequest: null, app: "rekey.api" as const };
-      const { device } = await createTOTPDevice(rekey.deps, audit, { user, name: "phone", digits: 6, period: 30, algorithm: "sha1", secret: SHA1_SECRET, confirmed: true });
+      const audit = {
+        tenantId: tenant.id,
+        actor: SYSTEM_ACTOR,
+        clientIP: null,
+        httpRequest: null,
+        app: "rekey.api" as const,
+      };
+      const { device } = await createTOTPDevice(rekey.deps, audit, {
+        user,
+        name: "phone",
+        digits: 6,
+        period: 30,
+        algorithm: "sha1",
+        secret: SHA1_SECRET,
+        confirmed: true,
+      });
       const stores = rekey.deps.persistence.stores;
       const code = totpCodeAt(device, SHA1_SECRET, clock.now());
       const devices = await stores.totpDevices.userTOTPDevices(tenant.id, user.id);
-      const totpResults = await Promise.all(Array.from({ length: 20 }, () => acceptTOTPCode(rekey.deps, stores, devices, code)));
+      const totpResults = await Promise.all(
+        Array.from({ length: 20 }, () => acceptTOTPCode(rekey.deps, stores, devices, code)),
+      );
       assert.equal(totpResults.filter((result) => result !== null).length, 1);
       const { codes } = await regenerateBackupCodes(rekey.deps, audit, user);
-      const backupResults = await Promise.all(Array.from({ length: 20 }, () => useBackupCode(rekey.deps, stores, user, codes[0]!)));
+      const backupResults = await Promise.all(
+        Array.from({ length: 20 }, () => useBackupCode(rekey.deps, stores, user, codes[0]!)),
+      );
       assert.equal(backupResults.filter(Boolean).length, 1);
     });
   });

@@ -19,11 +19,14 @@ const NEW_PASSWORD = "Browser-chosen-Passw0rd";
 const chromiumMissing = !existsSync(CHROMIUM_PATH);
 
 if (chromiumMissing && process.env["CI"] !== "true") {
-  console.warn(`\n*** Chromium not found at ${CHROMIUM_PATH}: browser tests are SKIPPED. Set CHROMIUM_PATH. ***\n`);
+  console.warn(
+    `\n*** Chromium not found at ${CHROMIUM_PATH}: browser tests are SKIPPED. Set CHROMIUM_PATH. ***\n`,
+  );
 }
 
 /** In CI a missing browser fails the suite (never a silent skip); elsewhere it skips, loudly. */
-const skipReason: string | false = chromiumMissing && process.env["CI"] !== "true" ? `Chromium not found at ${CHROMIUM_PATH}` : false;
+const skipReason: string | false =
+  chromiumMissing && process.env["CI"] !== "true" ? `Chromium not found at ${CHROMIUM_PATH}` : false;
 
 async function launch(): Promise<Browser> {
   if (chromiumMissing) {
@@ -31,7 +34,14 @@ async function launch(): Promise<Browser> {
   }
   return chromium.launch({
     executablePath: CHROMIUM_PATH,
-    args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      "--no-first-run",
+    ],
   });
 }
 
@@ -47,7 +57,9 @@ function consoleErrors(page: Page): string[] {
 
 for (const dialect of DIALECTS) {
   describe(`recovery in Chromium on ${dialect}`, () => {
-    test("a person opens an admin link, sets a password, signs in, and the link is used up", { skip: skipReason }, async (t) => {
+    test("a person opens an admin link, sets a password, signs in, and the link is used up", {
+      skip: skipReason,
+    }, async (t) => {
       const rekey = await testApp(t, dialect);
       await rekey.app.listen({ host: "127.0.0.1", port: 0 });
       const origin = `http://127.0.0.1:${(rekey.app.server.address() as AddressInfo).port}`;
@@ -58,7 +70,8 @@ for (const dialect of DIALECTS) {
       const errors = consoleErrors(page);
       const referers: (string | undefined)[] = [];
       page.on("request", (request) => {
-        if (request.url().startsWith(origin) && request.method() === "POST") referers.push(request.headers()["referer"]);
+        if (request.url().startsWith(origin) && request.method() === "POST")
+          referers.push(request.headers()["referer"]);
       });
 
       // The link page: a Continue button, the headers that keep its key out of Referer headers.
@@ -69,11 +82,21 @@ for (const dialect of DIALECTS) {
       assert.match(headers["content-security-policy"]!, /^default-src 'none'; style-src 'self';/);
       assert.equal(await page.title(), "Recover your account · Rekey");
       // The stylesheet loaded under the CSP: the card has its rounded border.
-      assert.equal(await page.evaluate("getComputedStyle(document.querySelector('main')).borderTopLeftRadius"), "12px");
+      assert.equal(
+        await page.evaluate("getComputedStyle(document.querySelector('main')).borderTopLeftRadius"),
+        "12px",
+      );
 
-      await Promise.all([page.waitForURL(`${origin}/if/recovery/`), page.getByRole("button", { name: "Continue" }).click()]);
+      await Promise.all([
+        page.waitForURL(`${origin}/if/recovery/`),
+        page.getByRole("button", { name: "Continue" }).click(),
+      ]);
       await page.getByText("Choose a new password for jdoe.").waitFor();
-      assert.equal(await page.locator('input[name="username"]').isHidden(), true, "the username for password managers stays out of sight");
+      assert.equal(
+        await page.locator('input[name="username"]').isHidden(),
+        true,
+        "the username for password managers stays out of sight",
+      );
       await page.getByLabel("Password", { exact: true }).fill(NEW_PASSWORD);
       await page.getByLabel("Repeat the password").fill(`${NEW_PASSWORD}!`);
       await page.getByRole("button", { name: "Save" }).click();
@@ -86,10 +109,16 @@ for (const dialect of DIALECTS) {
       await page.getByRole("button", { name: "Save" }).click();
       await page.getByText("Your password has been changed.").waitFor();
 
-      await Promise.all([page.waitForURL(`${origin}/if/login/`), page.getByRole("link", { name: "Sign in" }).click()]);
+      await Promise.all([
+        page.waitForURL(`${origin}/if/login/`),
+        page.getByRole("link", { name: "Sign in" }).click(),
+      ]);
       await page.getByLabel("Username or email").fill("jdoe");
       await page.getByLabel("Password").fill(NEW_PASSWORD);
-      await Promise.all([page.waitForURL(`${origin}/if/user/`), page.getByRole("button", { name: "Sign in" }).click()]);
+      await Promise.all([
+        page.waitForURL(`${origin}/if/user/`),
+        page.getByRole("button", { name: "Sign in" }).click(),
+      ]);
       await page.getByText("Signed in as jdoe").waitFor();
 
       assert.deepEqual(errors, [], "no CSP violation or failed load on the way");
@@ -99,7 +128,11 @@ for (const dialect of DIALECTS) {
       assert.equal((await reopened!.allHeaders())["referrer-policy"], "no-referrer");
 
       assert.ok(referers.length >= 4, `the browser posted the forms: ${referers.length}`);
-      assert.deepEqual(referers.filter((referer) => referer !== undefined), [], "no form POST carried a Referer");
+      assert.deepEqual(
+        referers.filter((referer) => referer !== undefined),
+        [],
+        "no form POST carried a Referer",
+      );
     });
   });
 }

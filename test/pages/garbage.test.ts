@@ -5,7 +5,15 @@ import type { InjectOptions } from "fastify";
 import { sha256Hex } from "../../src/crypto/secrets.js";
 import { createUser, type TestApp, testApp } from "../support/app.js";
 import { DIALECTS } from "../support/databases.js";
-import { createKey, createLink, csrfTokenOf, type IssuedSecret, PageClient, setPassword, signIn } from "./helpers.js";
+import {
+  createKey,
+  createLink,
+  csrfTokenOf,
+  type IssuedSecret,
+  type PageClient,
+  setPassword,
+  signIn,
+} from "./helpers.js";
 
 /**
  * Property tests over every page route: random paths, query strings, media types and form bodies
@@ -15,8 +23,25 @@ import { createKey, createLink, csrfTokenOf, type IssuedSecret, PageClient, setP
 
 const RUNS = 150;
 const TIME_LIMIT_MS = 20_000;
-const FORM_ROUTES = ["/if/flow/default-recovery-flow/", "/if/recovery/", "/if/recovery/request/", "/if/login/", "/if/logout/"];
-const FIELD_NAMES = ["csrf_token", "key", "password", "password_repeat", "identifier", "email", "reset_mfa", "code", "__proto__", "constructor"];
+const FORM_ROUTES = [
+  "/if/flow/default-recovery-flow/",
+  "/if/recovery/",
+  "/if/recovery/request/",
+  "/if/login/",
+  "/if/logout/",
+];
+const FIELD_NAMES = [
+  "csrf_token",
+  "key",
+  "password",
+  "password_repeat",
+  "identifier",
+  "email",
+  "reset_mfa",
+  "code",
+  "__proto__",
+  "constructor",
+];
 const CONTENT_TYPES = [
   "application/x-www-form-urlencoded",
   "application/x-www-form-urlencoded; charset=latin1",
@@ -39,7 +64,10 @@ interface Setup {
   userPk: number;
 }
 
-async function setUp(t: Parameters<typeof testApp>[0], dialect: Parameters<typeof testApp>[1]): Promise<Setup> {
+async function setUp(
+  t: Parameters<typeof testApp>[0],
+  dialect: Parameters<typeof testApp>[1],
+): Promise<Setup> {
   const rekey = await testApp(t, dialect);
   const userPk = await createUser(rekey, "jdoe", { email: "jane@example.com" });
   await setPassword(rekey, userPk, "the-current-password-1");
@@ -57,10 +85,16 @@ const text = fc.oneof(
   fc.string({ unit: "binary", maxLength: 40 }),
   fc.constantFrom("", "x".repeat(5_000), "é", "\u0000", "<script>", "a=b&c"),
 );
-const formBody = fc.array(fc.tuple(fc.oneof(fc.constantFrom(...FIELD_NAMES), fc.string({ maxLength: 10 })), text), { maxLength: 8 });
+const formBody = fc.array(
+  fc.tuple(fc.oneof(fc.constantFrom(...FIELD_NAMES), fc.string({ maxLength: 10 })), text),
+  { maxLength: 8 },
+);
 
 function pathArbitrary(setup: Setup): fc.Arbitrary<string> {
-  const segment = fc.oneof(fc.constantFrom(...NASTY_SEGMENTS), fc.string({ maxLength: 30 }).map(encodeURIComponent));
+  const segment = fc.oneof(
+    fc.constantFrom(...NASTY_SEGMENTS),
+    fc.string({ maxLength: 30 }).map(encodeURIComponent),
+  );
   const query = fc.oneof(
     fc.constant(""),
     text.map((value) => `?flow_token=${encodeURIComponent(value)}`),
@@ -72,7 +106,13 @@ function pathArbitrary(setup: Setup): fc.Arbitrary<string> {
     fc.tuple(segment, query).map(([slug, q]) => `/if/flow/${slug}/${q}`),
     fc.tuple(fc.constantFrom(...FORM_ROUTES), query).map(([path, q]) => `${path}${q}`),
     segment.map((key) => `/recovery/use-token/${key}/`),
-    fc.constantFrom(setup.key.path, setup.link.path, "/if/user/", "/if/recovery/invalid/", "/static/rekey.css"),
+    fc.constantFrom(
+      setup.key.path,
+      setup.link.path,
+      "/if/user/",
+      "/if/recovery/invalid/",
+      "/static/rekey.css",
+    ),
   );
 }
 
@@ -81,10 +121,20 @@ const FORM_TYPE = "application/x-www-form-urlencoded";
 function requestArbitrary(setup: Setup): fc.Arbitrary<InjectOptions> {
   // Weighted towards well-formed form POSTs carrying the victim's valid token, so that random
   // fields reach the services and not only the media-type and CSRF checks.
-  const otherType: fc.Arbitrary<string | null> = fc.option(fc.oneof(fc.constantFrom(...CONTENT_TYPES), fc.string({ maxLength: 30 })));
-  const contentType = fc.oneof({ arbitrary: fc.constant<string | null>(FORM_TYPE), weight: 4 }, { arbitrary: otherType, weight: 1 });
+  const otherType: fc.Arbitrary<string | null> = fc.option(
+    fc.oneof(fc.constantFrom(...CONTENT_TYPES), fc.string({ maxLength: 30 })),
+  );
+  const contentType = fc.oneof(
+    { arbitrary: fc.constant<string | null>(FORM_TYPE), weight: 4 },
+    { arbitrary: otherType, weight: 1 },
+  );
   const body = fc.oneof(
-    { arbitrary: formBody.map((pairs) => new URLSearchParams([...pairs, ["csrf_token", setup.victimToken]]).toString()), weight: 4 },
+    {
+      arbitrary: formBody.map((pairs) =>
+        new URLSearchParams([...pairs, ["csrf_token", setup.victimToken]]).toString(),
+      ),
+      weight: 4,
+    },
     { arbitrary: formBody.map((pairs) => new URLSearchParams(pairs).toString()), weight: 1 },
     { arbitrary: fc.string({ maxLength: 200 }), weight: 1 },
     { arbitrary: fc.constant(`password=${"p".repeat(40_000)}`), weight: 1 },
@@ -92,19 +142,32 @@ function requestArbitrary(setup: Setup): fc.Arbitrary<InjectOptions> {
   );
   return fc
     .record({
-      method: fc.oneof({ arbitrary: fc.constant("POST"), weight: 4 }, { arbitrary: fc.constantFrom("GET", "HEAD", "PUT", "DELETE"), weight: 2 }),
+      method: fc.oneof(
+        { arbitrary: fc.constant("POST"), weight: 4 },
+        { arbitrary: fc.constantFrom("GET", "HEAD", "PUT", "DELETE"), weight: 2 },
+      ),
       url: pathArbitrary(setup),
       contentType,
       body,
-      withVictimCookies: fc.oneof({ arbitrary: fc.constant(true), weight: 3 }, { arbitrary: fc.constant(false), weight: 1 }),
+      withVictimCookies: fc.oneof(
+        { arbitrary: fc.constant(true), weight: 3 },
+        { arbitrary: fc.constant(false), weight: 1 },
+      ),
       ip: fc.ipV4(),
     })
     .map(({ method, url, contentType: type, body: payload, withVictimCookies, ip }) => {
       const headers: Record<string, string> = {};
       if (type !== null) headers["content-type"] = type;
-      if (withVictimCookies) headers["cookie"] = [...setup.victim.cookies].map(([name, value]) => `${name}=${value}`).join("; ");
+      if (withVictimCookies)
+        headers["cookie"] = [...setup.victim.cookies].map(([name, value]) => `${name}=${value}`).join("; ");
       const hasBody = method !== "GET" && method !== "HEAD";
-      return { method: method as "GET", url, headers, payload: hasBody ? payload : undefined, remoteAddress: ip };
+      return {
+        method: method as "GET",
+        url,
+        headers,
+        payload: hasBody ? payload : undefined,
+        remoteAddress: ip,
+      };
     });
 }
 
@@ -117,8 +180,21 @@ async function snapshot(setup: Setup): Promise<Record<string, unknown>> {
   return {
     link: (await stores.recovery.findUsableToken(tenant.id, "link", sha256Hex(setup.link.key), now)) !== null,
     key: (await stores.recovery.findUsableToken(tenant.id, "key", sha256Hex(setup.key.key), now)) !== null,
-    recoverySession: (await stores.recovery.findOpenFlow(tenant.id, sha256Hex(setup.victim.cookies.get("rekey_recovery")!), now))?.state,
-    loginSession: (await stores.sessions.findActiveSession(tenant.id, sha256Hex(setup.victim.cookies.get("rekey_session")!), now, 3_600_000))?.id,
+    recoverySession: (
+      await stores.recovery.findOpenFlow(
+        tenant.id,
+        sha256Hex(setup.victim.cookies.get("rekey_recovery")!),
+        now,
+      )
+    )?.state,
+    loginSession: (
+      await stores.sessions.findActiveSession(
+        tenant.id,
+        sha256Hex(setup.victim.cookies.get("rekey_session")!),
+        now,
+        3_600_000,
+      )
+    )?.id,
     password: await stores.users.passwordHash(tenant.id, setup.userPk),
     events: events.json().pagination.count,
   };
@@ -131,7 +207,10 @@ for (const dialect of DIALECTS) {
       await fc.assert(
         fc.asyncProperty(requestArbitrary(setup), async (request) => {
           const response = await setup.rekey.app.inject(request);
-          assert.ok(response.statusCode < 500, `${response.statusCode} ${request.method} ${request.url}: ${response.body}`);
+          assert.ok(
+            response.statusCode < 500,
+            `${response.statusCode} ${request.method} ${request.url}: ${response.body}`,
+          );
           const type = String(response.headers["content-type"] ?? "");
           if (type.startsWith("text/html")) {
             assert.equal(response.headers["referrer-policy"], "no-referrer");
@@ -145,7 +224,10 @@ for (const dialect of DIALECTS) {
     test("a form POST without a valid CSRF token changes nothing, even with the victim's cookies", async (t) => {
       const setup = await setUp(t, dialect);
       const before = await snapshot(setup);
-      assert.deepEqual([before["link"], before["key"], before["recoverySession"]], [true, true, "passed_challenge"]);
+      assert.deepEqual(
+        [before["link"], before["key"], before["recoverySession"]],
+        [true, true, "passed_challenge"],
+      );
       const forged = fc.record({
         url: fc.constantFrom(...FORM_ROUTES, setup.key.path, `${setup.link.path}`),
         pairs: formBody,
@@ -157,16 +239,27 @@ for (const dialect of DIALECTS) {
       await fc.assert(
         fc.asyncProperty(forged, async ({ url, pairs, token, key, password, withCSRFCookie }) => {
           const fields = new URLSearchParams(pairs);
-          for (const [name, value] of [["key", key], ["identifier", "jdoe"], ["password", password], ["password_repeat", password], ["email", "jane@example.com"]]) {
+          for (const [name, value] of [
+            ["key", key],
+            ["identifier", "jdoe"],
+            ["password", password],
+            ["password_repeat", password],
+            ["email", "jane@example.com"],
+          ]) {
             fields.set(name!, value!);
           }
           fields.delete("csrf_token");
           if (token !== null) fields.set("csrf_token", token);
-          const cookies = [...setup.victim.cookies].filter(([name]) => withCSRFCookie || name !== "rekey_csrf");
+          const cookies = [...setup.victim.cookies].filter(
+            ([name]) => withCSRFCookie || name !== "rekey_csrf",
+          );
           const response = await setup.rekey.app.inject({
             method: "POST",
             url,
-            headers: { "content-type": "application/x-www-form-urlencoded", cookie: cookies.map(([n, v]) => `${n}=${v}`).join("; ") },
+            headers: {
+              "content-type": "application/x-www-form-urlencoded",
+              cookie: cookies.map(([n, v]) => `${n}=${v}`).join("; "),
+            },
             payload: fields.toString(),
           });
           assert.equal(response.statusCode, 403, response.body);

@@ -5,7 +5,8 @@ import { createUser, testApp } from "../support/app.js";
 import { DIALECTS } from "../support/databases.js";
 import { createKey, createLink, csrfTokenOf, PageClient, setPassword } from "./helpers.js";
 
-const CSP = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+const CSP =
+  "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 function assertPageHeaders(label: string, response: LightMyRequestResponse): void {
   assert.equal(response.headers["content-security-policy"], CSP, label);
@@ -31,7 +32,10 @@ for (const dialect of DIALECTS) {
       const key = await createKey(rekey, "jdoe");
       const browser = new PageClient(rekey);
       const responses: [string, LightMyRequestResponse][] = [];
-      const check = async (label: string, request: Promise<LightMyRequestResponse>): Promise<LightMyRequestResponse> => {
+      const check = async (
+        label: string,
+        request: Promise<LightMyRequestResponse>,
+      ): Promise<LightMyRequestResponse> => {
         const response = await request;
         responses.push([label, response]);
         return response;
@@ -42,25 +46,55 @@ for (const dialect of DIALECTS) {
       await check("key page", browser.get(key.path));
       await check("unusable link", browser.get("/if/flow/default-recovery-flow/?flow_token=nope"));
       await check("CSRF refusal", browser.post(link.path, { csrf_token: "forged" }));
-      await check("unsupported media type", rekey.app.inject({ method: "POST", url: link.path, headers: { "content-type": "text/plain" }, payload: "x" }));
+      await check(
+        "unsupported media type",
+        rekey.app.inject({
+          method: "POST",
+          url: link.path,
+          headers: { "content-type": "text/plain" },
+          payload: "x",
+        }),
+      );
       await check("Continue", browser.post(link.path, { csrf_token: csrfTokenOf(linkPage.body) }));
       const form = await check("new password", browser.get("/if/recovery/"));
-      await check("password rejected", browser.post("/if/recovery/", { csrf_token: csrfTokenOf(form.body), password: "short", password_repeat: "short" }));
-      await check("password changed", browser.submit("/if/recovery/", { password: "a-new-Passw0rd-1", password_repeat: "a-new-Passw0rd-1" }));
+      await check(
+        "password rejected",
+        browser.post("/if/recovery/", {
+          csrf_token: csrfTokenOf(form.body),
+          password: "short",
+          password_repeat: "short",
+        }),
+      );
+      await check(
+        "password changed",
+        browser.submit("/if/recovery/", {
+          password: "a-new-Passw0rd-1",
+          password_repeat: "a-new-Passw0rd-1",
+        }),
+      );
       await check("no recovery session", browser.get("/if/recovery/"));
       await check("recovery invalid", browser.get("/if/recovery/invalid/"));
       await check("forgot password", browser.get("/if/recovery/request/"));
       await check("link requested", browser.submit("/if/recovery/request/", { email: "x@example.com" }));
       await check("login", browser.get("/if/login/"));
-      await check("login failed", browser.submit("/if/login/", { identifier: "jdoe", password: "wrong-password" }));
-      await check("login succeeded", browser.submit("/if/login/", { identifier: "jdoe", password: "a-new-Passw0rd-1" }));
+      await check(
+        "login failed",
+        browser.submit("/if/login/", { identifier: "jdoe", password: "wrong-password" }),
+      );
+      await check(
+        "login succeeded",
+        browser.submit("/if/login/", { identifier: "jdoe", password: "a-new-Passw0rd-1" }),
+      );
       const account = await check("account", browser.get("/if/user/"));
       await check("logout", browser.post("/if/logout/", { csrf_token: csrfTokenOf(account.body) }));
       await check("account without session", browser.get("/if/user/"));
       for (let attempt = 0; attempt < 10; attempt++) {
         await browser.submit("/if/login/", { identifier: "jdoe", password: "wrong-password" });
       }
-      const limited = await check("rate limited", browser.submit("/if/login/", { identifier: "jdoe", password: "wrong-password" }));
+      const limited = await check(
+        "rate limited",
+        browser.submit("/if/login/", { identifier: "jdoe", password: "wrong-password" }),
+      );
       assert.equal(limited.statusCode, 429);
 
       for (const [label, response] of responses) {
@@ -86,7 +120,10 @@ for (const dialect of DIALECTS) {
 
     test("a value typed into a form comes back escaped", async (t) => {
       const rekey = await testApp(t, dialect);
-      const response = await new PageClient(rekey).submit("/if/login/", { identifier: `"><script>alert(1)</script>`, password: "x" });
+      const response = await new PageClient(rekey).submit("/if/login/", {
+        identifier: `"><script>alert(1)</script>`,
+        password: "x",
+      });
       assert.equal(response.statusCode, 400);
       assert.ok(response.body.includes('value="&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;"'));
       assert.doesNotMatch(response.body, /<script/);
@@ -101,7 +138,10 @@ for (const dialect of DIALECTS) {
       }
       const document = await rekey.api("GET", "/api/v3/schema/?format=json");
       const paths = Object.keys(document.json().paths as Record<string, unknown>);
-      assert.deepEqual(paths.filter((path) => /^\/if\/|use-token|^\/static\//.test(path)), []);
+      assert.deepEqual(
+        paths.filter((path) => /^\/if\/|use-token|^\/static\//.test(path)),
+        [],
+      );
     });
   });
 }

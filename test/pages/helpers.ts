@@ -28,13 +28,21 @@ export class PageClient {
   }
 
   /** GETs a form page and POSTs `fields` with the page's csrf_token. */
-  async submit(formURL: string, fields: Record<string, string>, options?: { action?: string }): Promise<LightMyRequestResponse> {
+  async submit(
+    formURL: string,
+    fields: Record<string, string>,
+    options?: { action?: string },
+  ): Promise<LightMyRequestResponse> {
     const page = await this.get(formURL);
     assert.equal(page.statusCode, 200, page.body);
     return this.post(options?.action ?? formURL, { csrf_token: csrfTokenOf(page.body), ...fields });
   }
 
-  private async send(method: "GET" | "POST", url: string, payload: string | undefined): Promise<LightMyRequestResponse> {
+  private async send(
+    method: "GET" | "POST",
+    url: string,
+    payload: string | undefined,
+  ): Promise<LightMyRequestResponse> {
     const headers: Record<string, string> = { "user-agent": "rekey-page-tests" };
     if (this.cookies.size > 0) {
       headers["cookie"] = [...this.cookies].map(([name, value]) => `${name}=${value}`).join("; ");
@@ -42,9 +50,21 @@ export class PageClient {
     if (payload !== undefined) {
       headers["content-type"] = "application/x-www-form-urlencoded";
     }
-    const response = await this.app.inject({ method, url, headers, payload, remoteAddress: this.remoteAddress });
-    for (const cookie of response.cookies as { name: string; value: string; maxAge?: number; expires?: Date }[]) {
-      const expired = cookie.maxAge === 0 || (cookie.expires !== undefined && cookie.expires.getTime() <= Date.now());
+    const response = await this.app.inject({
+      method,
+      url,
+      headers,
+      payload,
+      remoteAddress: this.remoteAddress,
+    });
+    for (const cookie of response.cookies as {
+      name: string;
+      value: string;
+      maxAge?: number;
+      expires?: Date;
+    }[]) {
+      const expired =
+        cookie.maxAge === 0 || (cookie.expires !== undefined && cookie.expires.getTime() <= Date.now());
       if (expired || cookie.value === "") this.cookies.delete(cookie.name);
       else this.cookies.set(cookie.name, cookie.value);
     }
@@ -53,7 +73,12 @@ export class PageClient {
 }
 
 function decodeEntities(text: string): string {
-  return text.replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&amp;/g, "&");
+  return text
+    .replace(/&quot;/g, '"')
+    .replace(/&#39;/g, "'")
+    .replace(/&lt;/g, "<")
+    .replace(/&gt;/g, ">")
+    .replace(/&amp;/g, "&");
 }
 
 /** The value of the input named `name` on a page; undefined when there is none. */
@@ -92,7 +117,11 @@ export interface IssuedSecret {
 }
 
 /** An admin recovery link for `userPk`, through POST /api/v3/core/users/{id}/recovery/. */
-export async function createLink(rekey: TestApp, userPk: number, body?: Record<string, unknown>): Promise<IssuedSecret> {
+export async function createLink(
+  rekey: TestApp,
+  userPk: number,
+  body?: Record<string, unknown>,
+): Promise<IssuedSecret> {
   const response = await rekey.api("POST", `/api/v3/core/users/${userPk}/recovery/`, body ?? {});
   assert.equal(response.statusCode, 200, response.body);
   const url = new URL(response.json().link as string);
@@ -100,7 +129,9 @@ export async function createLink(rekey: TestApp, userPk: number, body?: Record<s
 }
 
 export async function defaultTenantUUID(rekey: TestApp): Promise<string> {
-  const tenants = await rekey.api("GET", "/api/v3/tenants/tenants/?search=public", undefined, { token: TENANTS_KEY });
+  const tenants = await rekey.api("GET", "/api/v3/tenants/tenants/?search=public", undefined, {
+    token: TENANTS_KEY,
+  });
   assert.equal(tenants.statusCode, 200, tenants.body);
   return tenants.json().results[0].tenant_uuid as string;
 }
@@ -108,7 +139,12 @@ export async function defaultTenantUUID(rekey: TestApp): Promise<string> {
 /** A recovery key for `username`, through the tenants API (authentik-v3.md §3.4.3). */
 export async function createKey(rekey: TestApp, username: string): Promise<IssuedSecret> {
   const tenant = await defaultTenantUUID(rekey);
-  const response = await rekey.api("POST", `/api/v3/tenants/tenants/${tenant}/create_recovery_key/`, { user: username, duration_days: 1 }, { token: TENANTS_KEY });
+  const response = await rekey.api(
+    "POST",
+    `/api/v3/tenants/tenants/${tenant}/create_recovery_key/`,
+    { user: username, duration_days: 1 },
+    { token: TENANTS_KEY },
+  );
   assert.equal(response.statusCode, 200, response.body);
   const url = new URL(response.json().url as string);
   const key = /^\/recovery\/use-token\/([^/]+)\/$/.exec(url.pathname)![1]!;
@@ -121,7 +157,12 @@ export async function setPassword(rekey: TestApp, userPk: number, password: stri
 }
 
 /** Signs in through the login page; returns the client, now holding `rekey_session`. */
-export async function signIn(rekey: TestApp, identifier: string, password: string, client?: PageClient): Promise<PageClient> {
+export async function signIn(
+  rekey: TestApp,
+  identifier: string,
+  password: string,
+  client?: PageClient,
+): Promise<PageClient> {
   const browser = client ?? new PageClient(rekey);
   const response = await browser.submit("/if/login/", { identifier, password });
   assert.equal(response.statusCode, 303, response.body);
@@ -134,13 +175,21 @@ export const TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
 
 /** Gives `userPk` a confirmed TOTP device (admin create with an imported secret, authentik-v3.md A11). */
 export async function addTOTPDevice(rekey: TestApp, userPk: number): Promise<void> {
-  const response = await rekey.api("POST", "/api/v3/authenticators/admin/totp/", { name: "phone", user: userPk, secret: TOTP_SECRET });
+  const response = await rekey.api("POST", "/api/v3/authenticators/admin/totp/", {
+    name: "phone",
+    user: userPk,
+    secret: TOTP_SECRET,
+  });
   assert.equal(response.statusCode, 201, response.body);
 }
 
 /** The current code of the device added by addTOTPDevice (6 digits, 30 s, SHA-1). */
 export function currentTOTPCode(rekey: TestApp): string {
-  return totpCodeAt({ digits: 6, period: 30, algorithm: "sha1" }, decodeBase32Secret(TOTP_SECRET)!, rekey.deps.clock.now());
+  return totpCodeAt(
+    { digits: 6, period: 30, algorithm: "sha1" },
+    decodeBase32Secret(TOTP_SECRET)!,
+    rekey.deps.clock.now(),
+  );
 }
 
 export async function totpDeviceCount(rekey: TestApp, userPk: number): Promise<number> {

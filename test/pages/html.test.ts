@@ -7,7 +7,10 @@ import { html, htmlText, unsafeHTML } from "../../src/pages/html.js";
 describe("html", () => {
   test("escapes every interpolated string and number, in content and in attributes", () => {
     const value = `"><img src=x onerror=alert(1)>&'`;
-    assert.equal(htmlText(html`<p title="${value}">${value}${42}</p>`), "<p title=\"&quot;&gt;&lt;img src=x onerror=alert(1)&gt;&amp;&#39;\">&quot;&gt;&lt;img src=x onerror=alert(1)&gt;&amp;&#39;42</p>");
+    assert.equal(
+      htmlText(html`<p title="${value}">${value}${42}</p>`),
+      '<p title="&quot;&gt;&lt;img src=x onerror=alert(1)&gt;&amp;&#39;">&quot;&gt;&lt;img src=x onerror=alert(1)&gt;&amp;&#39;42</p>',
+    );
   });
 
   test("keeps fragments built by html, joins arrays and escapes their strings", () => {
@@ -51,7 +54,11 @@ describe("masked CSRF tokens (kratos.md §2.6)", () => {
       [cookie, other],
     ];
     for (const [cookieValue, submitted] of cases) {
-      assert.throws(() => assertCSRFToken(cookieValue, submitted), { code: "csrf_violation" }, JSON.stringify([cookieValue, submitted]));
+      assert.throws(
+        () => assertCSRFToken(cookieValue, submitted),
+        { code: "csrf_violation" },
+        JSON.stringify([cookieValue, submitted]),
+      );
     }
   });
 });

@@ -2,7 +2,15 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { createUser, type TestApp, testApp } from "../support/app.js";
 import { DIALECTS } from "../support/databases.js";
-import { csrfTokenOf, inputValue, messageIds, PageClient, setCookieHeader, setPassword, signIn } from "./helpers.js";
+import {
+  csrfTokenOf,
+  inputValue,
+  messageIds,
+  PageClient,
+  setCookieHeader,
+  setPassword,
+  signIn,
+} from "./helpers.js";
 
 const PASSWORD = "correct-horse-battery-1";
 const LOGIN_FAILED =
@@ -27,7 +35,10 @@ for (const dialect of DIALECTS) {
       assert.equal(page.statusCode, 200);
       assert.match(page.body, /<label for="identifier">Username or email<\/label>/);
       assert.match(page.body, /<input id="identifier" name="identifier" type="text" autocomplete="username"/);
-      assert.match(page.body, /<input id="password" name="password" type="password" autocomplete="current-password"/);
+      assert.match(
+        page.body,
+        /<input id="password" name="password" type="password" autocomplete="current-password"/,
+      );
       assert.match(page.body, /<a href="\/if\/recovery\/request\/">Forgot your password\?<\/a>/);
     });
 
@@ -38,7 +49,10 @@ for (const dialect of DIALECTS) {
       const response = await browser.submit("/if/login/", { identifier: "jdoe", password: PASSWORD });
       assert.equal(response.statusCode, 303, response.body);
       assert.equal(response.headers["location"], "/if/user/");
-      assert.match(setCookieHeader(response, "rekey_session"), /^rekey_session=[A-Za-z0-9]{43}; Max-Age=7200; Path=\/; HttpOnly; SameSite=Lax$/);
+      assert.match(
+        setCookieHeader(response, "rekey_session"),
+        /^rekey_session=[A-Za-z0-9]{43}; Max-Age=7200; Path=\/; HttpOnly; SameSite=Lax$/,
+      );
       const account = await browser.get("/if/user/");
       assert.equal(account.statusCode, 200, account.body);
       assert.match(account.body, /data-message-id="1900105">Signed in as jdoe<\/p>/);
@@ -58,8 +72,14 @@ for (const dialect of DIALECTS) {
     test("a wrong password and an unknown user get the same 400 page, which keeps the identifier", async (t) => {
       const rekey = await testApp(t, dialect);
       await janeWithPassword(rekey);
-      const wrong = await new PageClient(rekey).submit("/if/login/", { identifier: "jdoe", password: "not-the-password" });
-      const unknown = await new PageClient(rekey).submit("/if/login/", { identifier: "nobody", password: "not-the-password" });
+      const wrong = await new PageClient(rekey).submit("/if/login/", {
+        identifier: "jdoe",
+        password: "not-the-password",
+      });
+      const unknown = await new PageClient(rekey).submit("/if/login/", {
+        identifier: "nobody",
+        password: "not-the-password",
+      });
       const empty = await new PageClient(rekey).submit("/if/login/", {});
       for (const response of [wrong, unknown, empty]) {
         assert.equal(response.statusCode, 400, response.body);
@@ -68,14 +88,23 @@ for (const dialect of DIALECTS) {
         assert.doesNotMatch(String(response.headers["set-cookie"] ?? ""), /rekey_session/);
       }
       assert.equal(inputValue(wrong.body, "identifier"), "jdoe");
-      assert.equal(withoutToken(wrong.body).replace('value="jdoe"', 'value="nobody"'), withoutToken(unknown.body));
+      assert.equal(
+        withoutToken(wrong.body).replace('value="jdoe"', 'value="nobody"'),
+        withoutToken(unknown.body),
+      );
     });
 
     test("an inactive user cannot sign in, and is told nothing more", async (t) => {
       const rekey = await testApp(t, dialect);
       const pk = await janeWithPassword(rekey);
-      assert.equal((await rekey.api("PATCH", `/api/v3/core/users/${pk}/`, { is_active: false })).statusCode, 200);
-      const response = await new PageClient(rekey).submit("/if/login/", { identifier: "jdoe", password: PASSWORD });
+      assert.equal(
+        (await rekey.api("PATCH", `/api/v3/core/users/${pk}/`, { is_active: false })).statusCode,
+        200,
+      );
+      const response = await new PageClient(rekey).submit("/if/login/", {
+        identifier: "jdoe",
+        password: PASSWORD,
+      });
       assert.equal(response.statusCode, 400);
       assert.deepEqual(messageIds(response.body), [4000006]);
     });
@@ -108,7 +137,11 @@ for (const dialect of DIALECTS) {
       const replay = new PageClient(rekey);
       replay.cookies.set("rekey_session", stolen);
       const afterwards = await replay.get("/if/user/");
-      assert.equal(afterwards.statusCode, 303, "the session is revoked on the server, not only forgotten by the browser");
+      assert.equal(
+        afterwards.statusCode,
+        303,
+        "the session is revoked on the server, not only forgotten by the browser",
+      );
       assert.equal(afterwards.headers["location"], "/if/login/");
     });
 
@@ -118,7 +151,11 @@ for (const dialect of DIALECTS) {
       const browser = new PageClient(rekey);
       const before = await browser.get("/if/login/");
       const secretBefore = browser.cookies.get("rekey_csrf");
-      await browser.post("/if/login/", { csrf_token: csrfTokenOf(before.body), identifier: "jdoe", password: PASSWORD });
+      await browser.post("/if/login/", {
+        csrf_token: csrfTokenOf(before.body),
+        identifier: "jdoe",
+        password: PASSWORD,
+      });
       assert.notEqual(browser.cookies.get("rekey_csrf"), secretBefore);
       const stale = await browser.post("/if/logout/", { csrf_token: csrfTokenOf(before.body) });
       assert.equal(stale.statusCode, 403, "a token rendered before the login no longer works");
@@ -129,7 +166,10 @@ for (const dialect of DIALECTS) {
       await janeWithPassword(rekey);
       const browser = new PageClient(rekey);
       for (let attempt = 1; attempt <= 10; attempt++) {
-        const response = await browser.submit("/if/login/", { identifier: "jdoe", password: `wrong-${attempt}` });
+        const response = await browser.submit("/if/login/", {
+          identifier: "jdoe",
+          password: `wrong-${attempt}`,
+        });
         assert.equal(response.statusCode, 400, `attempt ${attempt}`);
       }
       const limited = await browser.submit("/if/login/", { identifier: "jdoe", password: PASSWORD });

@@ -20,22 +20,31 @@ async function race(rekey: TestApp, secret: IssuedSecret, action: string): Promi
     assert.equal(page.statusCode, 200, page.body);
     browsers.push({ client, token: csrfTokenOf(page.body) });
   }
-  const responses = await Promise.all(browsers.map(({ client, token }) => client.post(action, { key: secret.key, csrf_token: token })));
+  const responses = await Promise.all(
+    browsers.map(({ client, token }) => client.post(action, { key: secret.key, csrf_token: token })),
+  );
   for (const response of responses) {
-    assert.ok(response.statusCode === 303 || response.statusCode === 404, `${response.statusCode} ${response.body}`);
+    assert.ok(
+      response.statusCode === 303 || response.statusCode === 404,
+      `${response.statusCode} ${response.body}`,
+    );
   }
   return responses.map((response) => response.statusCode);
 }
 
 describe("concurrent Continue on PostgreSQL", () => {
-  test(`one link pressed by ${RACERS} browsers at once opens exactly one recovery session`, { skip: noPostgres }, async (t) => {
+  test(`one link pressed by ${RACERS} browsers at once opens exactly one recovery session`, {
+    skip: noPostgres,
+  }, async (t) => {
     const rekey = await testApp(t, "postgres");
     const link = await createLink(rekey, await createUser(rekey, "jdoe"));
     const statuses = await race(rekey, link, "/if/flow/default-recovery-flow/");
     assert.equal(statuses.filter((status) => status === 303).length, 1, JSON.stringify(statuses));
   });
 
-  test(`one recovery key pressed by ${RACERS} browsers at once opens exactly one recovery session`, { skip: noPostgres }, async (t) => {
+  test(`one recovery key pressed by ${RACERS} browsers at once opens exactly one recovery session`, {
+    skip: noPostgres,
+  }, async (t) => {
     const rekey = await testApp(t, "postgres");
     await createUser(rekey, "jdoe");
     const key = await createKey(rekey, "jdoe");

@@ -25,7 +25,10 @@ const NEW_PASSWORD = "a-new-Passw0rd-for-jane";
 
 function assertUnusablePage(response: { statusCode: number; body: string }): void {
   assert.equal(response.statusCode, 404, response.body);
-  assert.match(response.body, new RegExp(`data-message-id="4060004">${UNUSABLE_TEXT.replaceAll(".", "\\.")}</p>`));
+  assert.match(
+    response.body,
+    new RegExp(`data-message-id="4060004">${UNUSABLE_TEXT.replaceAll(".", "\\.")}</p>`),
+  );
   assert.match(response.body, /<a href="\/if\/recovery\/request\/">/);
 }
 
@@ -46,57 +49,100 @@ for (const dialect of DIALECTS) {
       assert.match(shown.body, /<form method="post" action="\/if\/flow\/default-recovery-flow\/">/);
       const again = await browser.get(link.path);
       assert.equal(again.statusCode, 200, "GET never consumes: a mail scanner cannot burn the link");
-      assert.notEqual(csrfTokenOf(again.body), csrfTokenOf(shown.body), "the masked token differs on every render");
+      assert.notEqual(
+        csrfTokenOf(again.body),
+        csrfTokenOf(shown.body),
+        "the masked token differs on every render",
+      );
 
       const noToken = await browser.post(link.path, { key: link.key });
       assert.equal(noToken.statusCode, 403, noToken.body);
       const forged = maskCSRFSecret(randomBytes(32), randomBytes(32));
       const wrongToken = await browser.post(link.path, { key: link.key, csrf_token: forged });
       assert.equal(wrongToken.statusCode, 403, wrongToken.body);
-      const noCookie = await new PageClient(rekey).post(link.path, { key: link.key, csrf_token: csrfTokenOf(shown.body) });
+      const noCookie = await new PageClient(rekey).post(link.path, {
+        key: link.key,
+        csrf_token: csrfTokenOf(shown.body),
+      });
       assert.equal(noCookie.statusCode, 403, "a token without its cookie is refused");
       assert.equal((await browser.get(link.path)).statusCode, 200, "refused forms left the link usable");
 
-      const redeemed = await browser.post("/if/flow/default-recovery-flow/", { key: link.key, csrf_token: csrfTokenOf(shown.body) });
+      const redeemed = await browser.post("/if/flow/default-recovery-flow/", {
+        key: link.key,
+        csrf_token: csrfTokenOf(shown.body),
+      });
       assert.equal(redeemed.statusCode, 303, redeemed.body);
       assert.equal(redeemed.headers["location"], "/if/recovery/");
-      assert.equal(setCookieHeader(redeemed, "rekey_recovery").replace(/=[^;]+;/, "=…;"), "rekey_recovery=…; Max-Age=3600; Path=/; HttpOnly; SameSite=Lax");
+      assert.equal(
+        setCookieHeader(redeemed, "rekey_recovery").replace(/=[^;]+;/, "=…;"),
+        "rekey_recovery=…; Max-Age=3600; Path=/; HttpOnly; SameSite=Lax",
+      );
 
       const form = await browser.get("/if/recovery/");
       assert.equal(form.statusCode, 200, form.body);
-      assert.match(form.body, /<input id="password" name="password" type="password" autocomplete="new-password"/);
-      assert.match(form.body, /<input id="password_repeat" name="password_repeat" type="password" autocomplete="new-password"/);
+      assert.match(
+        form.body,
+        /<input id="password" name="password" type="password" autocomplete="new-password"/,
+      );
+      assert.match(
+        form.body,
+        /<input id="password_repeat" name="password_repeat" type="password" autocomplete="new-password"/,
+      );
       assert.match(form.body, /<label for="password">Password<\/label>/);
-      assert.doesNotMatch(form.body, /name="reset_mfa"/, "an admin link without allow_mfa_reset may not reset MFA");
+      assert.doesNotMatch(
+        form.body,
+        /name="reset_mfa"/,
+        "an admin link without allow_mfa_reset may not reset MFA",
+      );
       assert.doesNotMatch(form.body, /name="code"/, "nobody has a second factor yet");
 
-      const mismatch = await browser.submit("/if/recovery/", { password: NEW_PASSWORD, password_repeat: `${NEW_PASSWORD}x` });
+      const mismatch = await browser.submit("/if/recovery/", {
+        password: NEW_PASSWORD,
+        password_repeat: `${NEW_PASSWORD}x`,
+      });
       assert.equal(mismatch.statusCode, 200, mismatch.body);
       assert.match(mismatch.body, /role="alert" data-message-id="4000001">The passwords do not match\.<\/p>/);
       const short = await browser.submit("/if/recovery/", { password: "short", password_repeat: "short" });
       assert.equal(short.statusCode, 200, short.body);
-      assert.match(short.body, /data-message-id="4000032">The password must be at least 8 characters long, but got 5\.<\/p>/);
+      assert.match(
+        short.body,
+        /data-message-id="4000032">The password must be at least 8 characters long, but got 5\.<\/p>/,
+      );
       const missing = await browser.submit("/if/recovery/", {});
       assert.equal(missing.statusCode, 200, missing.body);
       assert.deepEqual(messageIds(missing.body), [4000002]);
 
-      const done = await browser.submit("/if/recovery/", { password: NEW_PASSWORD, password_repeat: NEW_PASSWORD });
+      const done = await browser.submit("/if/recovery/", {
+        password: NEW_PASSWORD,
+        password_repeat: NEW_PASSWORD,
+      });
       assert.equal(done.statusCode, 200, done.body);
       assert.match(done.body, /data-message-id="1900102">Your password has been changed\.<\/p>/);
       assert.match(done.body, /<a href="\/if\/login\/">Sign in<\/a>/);
-      assert.match(setCookieHeader(done, "rekey_recovery"), /^rekey_recovery=; Max-Age=0; Path=\/; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; SameSite=Lax$/);
+      assert.match(
+        setCookieHeader(done, "rekey_recovery"),
+        /^rekey_recovery=; Max-Age=0; Path=\/; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; SameSite=Lax$/,
+      );
 
       const after = await browser.get("/if/recovery/");
       assert.equal(after.statusCode, 303);
       assert.equal(after.headers["location"], "/if/recovery/invalid/");
       assertUnusablePage(await browser.get("/if/recovery/invalid/"));
       assertUnusablePage(await browser.get(link.path));
-      assertUnusablePage(await browser.post("/if/flow/default-recovery-flow/", { key: link.key, csrf_token: csrfTokenOf(shown.body) }));
+      assertUnusablePage(
+        await browser.post("/if/flow/default-recovery-flow/", {
+          key: link.key,
+          csrf_token: csrfTokenOf(shown.body),
+        }),
+      );
 
       const revoked = await oldSession.get("/if/user/");
       assert.equal(revoked.statusCode, 303, "the session from before the recovery was revoked");
       assert.equal(revoked.headers["location"], "/if/login/");
-      const refused = await new PageClient(rekey).submit("/if/login/", { identifier: "jdoe", password: "the-old-password-1" });
+      const refused = await new PageClient(rekey).submit("/if/login/", {
+        identifier: "jdoe",
+        password: "the-old-password-1",
+      });
       assert.equal(refused.statusCode, 400, "the old password no longer works");
       const signedIn = await signIn(rekey, "jdoe", NEW_PASSWORD);
       const account = await signedIn.get("/if/user/");
@@ -120,7 +166,11 @@ for (const dialect of DIALECTS) {
       const form = await open();
       assert.match(form, /<input id="reset_mfa" name="reset_mfa" type="checkbox" value="true" checked>/);
       assert.match(form, /<label for="reset_mfa">/);
-      assert.doesNotMatch(form, /name="code"/, "a session that may reset the second factor does not ask for it");
+      assert.doesNotMatch(
+        form,
+        /name="code"/,
+        "a session that may reset the second factor does not ask for it",
+      );
     });
 
     test("an admin link without allow_mfa_reset asks a user with a second factor for a code", async (t) => {
@@ -134,11 +184,19 @@ for (const dialect of DIALECTS) {
       const form = await browser.get("/if/recovery/");
       assert.match(form.body, /<input id="code" name="code" type="text" autocomplete="one-time-code"/);
       assert.doesNotMatch(form.body, /name="reset_mfa"/);
-      const wrong = await browser.submit("/if/recovery/", { password: NEW_PASSWORD, password_repeat: NEW_PASSWORD, code: "000000" });
+      const wrong = await browser.submit("/if/recovery/", {
+        password: NEW_PASSWORD,
+        password_repeat: NEW_PASSWORD,
+        code: "000000",
+      });
       assert.equal(wrong.statusCode, 200, wrong.body);
       assert.match(wrong.body, /role="alert" data-message-id="\d+">Invalid code\.<\/p>/);
       const code = currentTOTPCode(rekey);
-      const done = await browser.submit("/if/recovery/", { password: NEW_PASSWORD, password_repeat: NEW_PASSWORD, code: code === "000000" ? "111111" : code });
+      const done = await browser.submit("/if/recovery/", {
+        password: NEW_PASSWORD,
+        password_repeat: NEW_PASSWORD,
+        code: code === "000000" ? "111111" : code,
+      });
       assert.match(done.body, /Your password has been changed\./);
       assert.equal(await totpDeviceCount(rekey, pk), 1, "the second factor stays");
     });
@@ -162,8 +220,16 @@ for (const dialect of DIALECTS) {
       assertUnusablePage(await browser.post(key.path, { csrf_token: csrfTokenOf(shown.body) }));
 
       const form = await browser.get("/if/recovery/");
-      assert.match(form.body, /name="reset_mfa" type="checkbox" value="true" checked/, "recovery keys may reset MFA (A7)");
-      const done = await browser.submit("/if/recovery/", { password: NEW_PASSWORD, password_repeat: NEW_PASSWORD, reset_mfa: "true" });
+      assert.match(
+        form.body,
+        /name="reset_mfa" type="checkbox" value="true" checked/,
+        "recovery keys may reset MFA (A7)",
+      );
+      const done = await browser.submit("/if/recovery/", {
+        password: NEW_PASSWORD,
+        password_repeat: NEW_PASSWORD,
+        reset_mfa: "true",
+      });
       assert.match(done.body, /Your password has been changed\./);
       assert.equal(await totpDeviceCount(rekey, pk), 0, "the checked box removed the second factor");
       await signIn(rekey, "jdoe", NEW_PASSWORD);
@@ -195,7 +261,11 @@ for (const dialect of DIALECTS) {
       const late = await browser.get("/if/recovery/");
       assert.equal(late.statusCode, 303);
       assert.equal(late.headers["location"], "/if/recovery/invalid/");
-      const posted = await browser.post("/if/recovery/", { csrf_token: csrfTokenOf(form.body), password: NEW_PASSWORD, password_repeat: NEW_PASSWORD });
+      const posted = await browser.post("/if/recovery/", {
+        csrf_token: csrfTokenOf(form.body),
+        password: NEW_PASSWORD,
+        password_repeat: NEW_PASSWORD,
+      });
       assertUnusablePage(posted);
     });
 
@@ -206,7 +276,13 @@ for (const dialect of DIALECTS) {
       const none = await browser.get("/if/recovery/");
       assert.equal(none.statusCode, 303);
       assert.equal(none.headers["location"], "/if/recovery/invalid/");
-      assertUnusablePage(await browser.post("/if/recovery/", { csrf_token: csrfTokenOf(login.body), password: NEW_PASSWORD, password_repeat: NEW_PASSWORD }));
+      assertUnusablePage(
+        await browser.post("/if/recovery/", {
+          csrf_token: csrfTokenOf(login.body),
+          password: NEW_PASSWORD,
+          password_repeat: NEW_PASSWORD,
+        }),
+      );
       browser.cookies.set("rekey_recovery", "not-a-session");
       assert.equal((await browser.get("/if/recovery/")).headers["location"], "/if/recovery/invalid/");
     });
@@ -218,11 +294,23 @@ for (const dialect of DIALECTS) {
       const link = await createLink(rekey, pk);
       const browser = new PageClient(rekey);
       const shown = await browser.get(link.path);
-      assert.match(setCookieHeader(shown, "rekey_csrf"), /^rekey_csrf=[A-Za-z0-9_-]{43}; Path=\/; HttpOnly; Secure; SameSite=Lax$/);
+      assert.match(
+        setCookieHeader(shown, "rekey_csrf"),
+        /^rekey_csrf=[A-Za-z0-9_-]{43}; Path=\/; HttpOnly; Secure; SameSite=Lax$/,
+      );
       const redeemed = await browser.post(link.path, { csrf_token: csrfTokenOf(shown.body) });
-      assert.match(setCookieHeader(redeemed, "rekey_recovery"), /; Max-Age=3600; Path=\/; HttpOnly; Secure; SameSite=Lax$/);
-      const login = await new PageClient(rekey).submit("/if/login/", { identifier: "jdoe", password: "the-old-password-1" });
-      assert.match(setCookieHeader(login, "rekey_session"), /; Max-Age=86400; Path=\/; HttpOnly; Secure; SameSite=Lax$/);
+      assert.match(
+        setCookieHeader(redeemed, "rekey_recovery"),
+        /; Max-Age=3600; Path=\/; HttpOnly; Secure; SameSite=Lax$/,
+      );
+      const login = await new PageClient(rekey).submit("/if/login/", {
+        identifier: "jdoe",
+        password: "the-old-password-1",
+      });
+      assert.match(
+        setCookieHeader(login, "rekey_session"),
+        /; Max-Age=86400; Path=\/; HttpOnly; Secure; SameSite=Lax$/,
+      );
     });
   });
 }

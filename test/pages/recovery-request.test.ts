@@ -54,10 +54,21 @@ for (const dialect of DIALECTS) {
       const browser = new PageClient(rekey);
       const shown = await browser.get(url.pathname + url.search);
       assert.equal(shown.statusCode, 200, shown.body);
-      assert.equal((await browser.post(url.pathname, { key: url.searchParams.get("flow_token")!, csrf_token: csrfTokenOf(shown.body) })).statusCode, 303);
+      assert.equal(
+        (
+          await browser.post(url.pathname, {
+            key: url.searchParams.get("flow_token")!,
+            csrf_token: csrfTokenOf(shown.body),
+          })
+        ).statusCode,
+        303,
+      );
       const form = await browser.get("/if/recovery/");
       assert.doesNotMatch(form.body, /name="reset_mfa"/, "an emailed link never resets MFA (A7)");
-      const done = await browser.submit("/if/recovery/", { password: "mailed-link-Passw0rd", password_repeat: "mailed-link-Passw0rd" });
+      const done = await browser.submit("/if/recovery/", {
+        password: "mailed-link-Passw0rd",
+        password_repeat: "mailed-link-Passw0rd",
+      });
       assert.match(done.body, /Your password has been changed\./);
       await signIn(rekey, "jane@example.com", "mailed-link-Passw0rd");
     });
@@ -78,7 +89,10 @@ for (const dialect of DIALECTS) {
       const rekey = await testApp(t, dialect);
       const browser = new PageClient(rekey);
       for (let attempt = 1; attempt <= 5; attempt++) {
-        assert.equal((await browser.submit("/if/recovery/request/", { email: "someone@example.com" })).statusCode, 200);
+        assert.equal(
+          (await browser.submit("/if/recovery/request/", { email: "someone@example.com" })).statusCode,
+          200,
+        );
       }
       const limited = await browser.submit("/if/recovery/request/", { email: "someone@example.com" });
       assert.equal(limited.statusCode, 429, limited.body);

@@ -13,7 +13,9 @@ for (const dialect of DIALECTS) {
       const rekey = await testApp(t, dialect);
       const lines: string[] = [];
       const stream = { write: (line: string): void => void lines.push(line) };
-      const logged = await buildApp(rekey.deps, { logger: { ...(loggerOptions("trace") as object), stream } as never });
+      const logged = await buildApp(rekey.deps, {
+        logger: { ...(loggerOptions("trace") as object), stream } as never,
+      });
       t.after(() => logged.close());
 
       const pk = await createUser(rekey, "jdoe");
@@ -30,12 +32,21 @@ for (const dialect of DIALECTS) {
       const redeemed = await browser.post(link.path, { key: link.key, csrf_token: csrfTokenOf(shown.body) });
       assert.equal(redeemed.statusCode, 303);
       secrets.push(browser.cookies.get("rekey_recovery")!, browser.cookies.get("rekey_csrf")!);
-      const done = await browser.submit("/if/recovery/", { password: NEW_PASSWORD, password_repeat: NEW_PASSWORD });
+      const done = await browser.submit("/if/recovery/", {
+        password: NEW_PASSWORD,
+        password_repeat: NEW_PASSWORD,
+      });
       assert.equal(done.statusCode, 200);
       assert.equal((await browser.get(link.path)).statusCode, 404);
       const keyPage = await browser.get(key.path);
-      assert.equal((await browser.post(key.path, { key: key.key, csrf_token: csrfTokenOf(keyPage.body) })).statusCode, 303);
-      assert.equal((await browser.post(key.path, { key: key.key, csrf_token: csrfTokenOf(keyPage.body) })).statusCode, 404);
+      assert.equal(
+        (await browser.post(key.path, { key: key.key, csrf_token: csrfTokenOf(keyPage.body) })).statusCode,
+        303,
+      );
+      assert.equal(
+        (await browser.post(key.path, { key: key.key, csrf_token: csrfTokenOf(keyPage.body) })).statusCode,
+        404,
+      );
       const login = await browser.submit("/if/login/", { identifier: "jdoe", password: NEW_PASSWORD });
       assert.equal(login.statusCode, 303);
       secrets.push(browser.cookies.get("rekey_session")!);

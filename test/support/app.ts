@@ -17,7 +17,12 @@ export interface TestApp {
   deps: AppDeps;
   database: TestDatabase;
   /** JSON request with the admin's bearer token unless `token` says otherwise (null: no header). */
-  api(method: string, url: string, body?: unknown, options?: { token?: string | null; headers?: Record<string, string> }): Promise<LightMyRequestResponse>;
+  api(
+    method: string,
+    url: string,
+    body?: unknown,
+    options?: { token?: string | null; headers?: Record<string, string> },
+  ): Promise<LightMyRequestResponse>;
 }
 
 /**

@@ -37,7 +37,11 @@ export function authenticateBearer(deps: CoreDeps) {
       return;
     }
     const generation = deps.credentials.currentGeneration();
-    const found = await deps.persistence.stores.tokens.findAPICredential(request.tenant.id, keyHash, deps.clock.now());
+    const found = await deps.persistence.stores.tokens.findAPICredential(
+      request.tenant.id,
+      keyHash,
+      deps.clock.now(),
+    );
     if (found === null) {
       throw new CredentialInvalid();
     }

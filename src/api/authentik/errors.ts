@@ -1,5 +1,11 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
-import { type AnyAppError, AppError, MalformedJSON, UnsupportedMediaType, ValidationFailed } from "../../errors.js";
+import {
+  type AnyAppError,
+  AppError,
+  MalformedJSON,
+  UnsupportedMediaType,
+  ValidationFailed,
+} from "../../errors.js";
 import { DATE_TIME_MESSAGE } from "./format.js";
 
 /**
@@ -7,7 +13,11 @@ import { DATE_TIME_MESSAGE } from "./format.js";
  * most, field arrays for validation, a string `non_field_errors` for recovery actions, and an empty
  * body for the silent 404s. No body ever carries a `code`.
  */
-export function renderAuthentikError(error: AnyAppError): { status: number; body: unknown; headers?: Record<string, string> } {
+export function renderAuthentikError(error: AnyAppError): {
+  status: number;
+  body: unknown;
+  headers?: Record<string, string>;
+} {
   switch (error.code) {
     case "validation_failed":
       return { status: 400, body: error.fields };
@@ -16,7 +26,11 @@ export function renderAuthentikError(error: AnyAppError): { status: number; body
     case "silent_not_found":
       return { status: 404, body: null };
     case "rate_limited":
-      return { status: 429, body: { detail: error.message }, headers: { "retry-after": String(error.retryAfterSeconds) } };
+      return {
+        status: 429,
+        body: { detail: error.message },
+        headers: { "retry-after": String(error.retryAfterSeconds) },
+      };
     case "password_rejected":
       return { status: 400, body: { password: [error.message] } };
     case "method_not_allowed":
@@ -66,12 +80,16 @@ function messageFor(error: AjvError, value: unknown): string {
       if (expected.includes("integer")) return "A valid integer is required.";
       if (expected.includes("number")) return "A valid number is required.";
       if (expected.includes("boolean")) return "Must be a valid boolean.";
-      if (expected.includes("array")) return `Expected a list of items but got type "${pythonTypeName(value)}".`;
-      if (expected.includes("object")) return `Expected a dictionary of items but got type "${pythonTypeName(value)}".`;
+      if (expected.includes("array"))
+        return `Expected a list of items but got type "${pythonTypeName(value)}".`;
+      if (expected.includes("object"))
+        return `Expected a dictionary of items but got type "${pythonTypeName(value)}".`;
       return "Not a valid string.";
     }
     case "minLength":
-      return params["limit"] === 1 ? "This field may not be blank." : `Ensure this field has at least ${params["limit"]} characters.`;
+      return params["limit"] === 1
+        ? "This field may not be blank."
+        : `Ensure this field has at least ${params["limit"]} characters.`;
     case "maxLength":
       return `Ensure this field has no more than ${params["limit"]} characters.`;
     case "enum":
@@ -114,12 +132,19 @@ export function bodyValidationError(errors: readonly AjvError[], body: unknown):
     return ValidationFailed.field("non_field_errors", "No data provided");
   }
   if (typeof body !== "object" || Array.isArray(body)) {
-    return ValidationFailed.field("non_field_errors", `Invalid data. Expected a dictionary, but got ${pythonTypeName(body)}.`);
+    return ValidationFailed.field(
+      "non_field_errors",
+      `Invalid data. Expected a dictionary, but got ${pythonTypeName(body)}.`,
+    );
   }
   const fields: Record<string, string[]> = {};
   for (const error of errors) {
-    const path = error.instancePath.split("/").slice(1).map((part) => part.replaceAll("~1", "/").replaceAll("~0", "~"));
-    const field = error.keyword === "required" && path.length === 0 ? String(error.params["missingProperty"]) : path[0];
+    const path = error.instancePath
+      .split("/")
+      .slice(1)
+      .map((part) => part.replaceAll("~1", "/").replaceAll("~0", "~"));
+    const field =
+      error.keyword === "required" && path.length === 0 ? String(error.params["missingProperty"]) : path[0];
     if (field === undefined || fields[field] !== undefined) {
       continue;
     }
@@ -129,7 +154,9 @@ export function bodyValidationError(errors: readonly AjvError[], body: unknown):
     }
     fields[field] = [messageFor(error, error.keyword === "required" ? undefined : valueAt(body, path))];
   }
-  return Object.keys(fields).length === 0 ? ValidationFailed.field("non_field_errors", "Invalid data.") : new ValidationFailed(fields);
+  return Object.keys(fields).length === 0
+    ? ValidationFailed.field("non_field_errors", "Invalid data.")
+    : new ValidationFailed(fields);
 }
 
 function fromFastify(error: FastifyError, request: FastifyRequest): AppError | null {
@@ -148,7 +175,11 @@ function fromFastify(error: FastifyError, request: FastifyRequest): AppError | n
 }
 
 /** The /api/v3 error handler: catalogue errors in authentik's shape, anything else a logged 500. */
-export function authentikErrorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+export function authentikErrorHandler(
+  error: FastifyError,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): FastifyReply {
   const known = fromFastify(error, request);
   if (known !== null && known.expose) {
     const rendered = renderAuthentikError(known as AnyAppError);

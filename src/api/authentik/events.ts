@@ -59,11 +59,18 @@ export function eventRoutes(app: TypedApp, deps: ApiDeps): void {
   app.get(
     "/events/events/:event_uuid/",
     {
-      schema: { tags: ["events"], params: Type.Object({ event_uuid: Type.String() }), response: { 200: Event, ...ErrorResponses } },
+      schema: {
+        tags: ["events"],
+        params: Type.Object({ event_uuid: Type.String() }),
+        response: { 200: Event, ...ErrorResponses },
+      },
       preHandler: superuserOnly,
     },
     async (request) => {
-      const event = await deps.persistence.stores.events.findEvent(request.tenant.id, uuidId(request.params.event_uuid));
+      const event = await deps.persistence.stores.events.findEvent(
+        request.tenant.id,
+        uuidId(request.params.event_uuid),
+      );
       if (event === null) {
         throw new ObjectNotFound("Event");
       }

@@ -13,7 +13,16 @@ import {
 import type { Group, GroupField, User } from "../../users/store.js";
 import { authenticateBearer, requireSuperuser } from "./auth.js";
 import type { ApiDeps, TypedApp } from "./deps.js";
-import { all, booleanParam, first, ListParams, PaginatedList, paginated, type RawQuery, readPageRequest } from "./pagination.js";
+import {
+  all,
+  booleanParam,
+  first,
+  ListParams,
+  PaginatedList,
+  paginated,
+  type RawQuery,
+  readPageRequest,
+} from "./pagination.js";
 import { Attributes, ErrorResponses, Group as GroupSchema, requestBody, Uuid } from "./schemas.js";
 import { serializeGroup } from "./serialize.js";
 import { assertValidBody, uuidId } from "./steps.js";
@@ -87,10 +96,18 @@ export function groupRoutes(app: TypedApp, deps: ApiDeps): void {
     },
     async (request) => {
       const query = request.query as RawQuery;
-      const page = readPageRequest<GroupField>(query, { name: "name", is_superuser: "is_superuser", pk: "pk" }, ["name"]);
+      const page = readPageRequest<GroupField>(
+        query,
+        { name: "name", is_superuser: "is_superuser", pk: "pk" },
+        ["name"],
+      );
       const result = await deps.persistence.stores.groups.listGroups(
         request.tenant.id,
-        { name: first(query, "name"), isSuperuser: booleanParam(query, "is_superuser"), membersByUsername: all(query, "members_by_username") },
+        {
+          name: first(query, "name"),
+          isSuperuser: booleanParam(query, "is_superuser"),
+          membersByUsername: all(query, "members_by_username"),
+        },
         page.list,
       );
       const members = await membersOf(request, result.rows);
@@ -100,7 +117,10 @@ export function groupRoutes(app: TypedApp, deps: ApiDeps): void {
 
   app.post(
     "/core/groups/",
-    { schema: { tags: ["core"], body: GroupRequest, response: { 201: GroupSchema, ...ErrorResponses } }, preHandler: superuserOnly },
+    {
+      schema: { tags: ["core"], body: GroupRequest, response: { 201: GroupSchema, ...ErrorResponses } },
+      preHandler: superuserOnly,
+    },
     async (request, reply) => {
       assertValidBody(request);
       const input = { ...GROUP_DEFAULTS, ...groupInput(request.body as GroupBody) } as GroupInput;
@@ -120,7 +140,11 @@ export function groupRoutes(app: TypedApp, deps: ApiDeps): void {
       },
       preHandler: superuserOnly,
     },
-    async (request) => render(request, await findGroupOrThrow(deps.persistence.stores, request.tenant.id, uuidId(request.params.group_uuid))),
+    async (request) =>
+      render(
+        request,
+        await findGroupOrThrow(deps.persistence.stores, request.tenant.id, uuidId(request.params.group_uuid)),
+      ),
   );
 
   for (const method of ["put", "patch"] as const) {
@@ -139,14 +163,20 @@ export function groupRoutes(app: TypedApp, deps: ApiDeps): void {
         const uuid = uuidId(request.params.group_uuid);
         await findGroupOrThrow(deps.persistence.stores, request.tenant.id, uuid);
         assertValidBody(request);
-        return render(request, await updateGroup(deps, auditOf(request, "rekey.api"), uuid, groupInput(request.body as GroupBody)));
+        return render(
+          request,
+          await updateGroup(deps, auditOf(request, "rekey.api"), uuid, groupInput(request.body as GroupBody)),
+        );
       },
     );
   }
 
   app.delete(
     "/core/groups/:group_uuid/",
-    { schema: { tags: ["core"], params: UuidParams, response: { 204: Type.Null(), ...ErrorResponses } }, preHandler: superuserOnly },
+    {
+      schema: { tags: ["core"], params: UuidParams, response: { 204: Type.Null(), ...ErrorResponses } },
+      preHandler: superuserOnly,
+    },
     async (request, reply) => {
       await deleteGroup(deps, auditOf(request, "rekey.api"), uuidId(request.params.group_uuid));
       return reply.code(204).send(null);
@@ -160,7 +190,12 @@ export function groupRoutes(app: TypedApp, deps: ApiDeps): void {
     app.post(
       `/core/groups/:group_uuid/${action}/`,
       {
-        schema: { tags: ["core"], params: UuidParams, body: MemberRequest, response: { 204: Type.Null(), ...ErrorResponses } },
+        schema: {
+          tags: ["core"],
+          params: UuidParams,
+          body: MemberRequest,
+          response: { 204: Type.Null(), ...ErrorResponses },
+        },
         preHandler: superuserOnly,
       },
       async (request, reply) => {

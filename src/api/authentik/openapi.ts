@@ -33,7 +33,8 @@ function referencePage(document: OpenAPIDocument): string {
 export function registerOpenAPIRoutes(app: FastifyInstance): void {
   app.get("/api/v3/schema/", { schema: { hide: true } }, async (request, reply) => {
     const query = request.query as Record<string, unknown>;
-    const wantsJSON = query["format"] === "json" || (request.headers.accept ?? "").includes("application/json");
+    const wantsJSON =
+      query["format"] === "json" || (request.headers.accept ?? "").includes("application/json");
     if (wantsJSON) {
       return reply.type("application/json").send(app.swagger());
     }

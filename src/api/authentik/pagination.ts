@@ -24,7 +24,9 @@ export function PaginatedList<T extends TSchema>(item: T, name: string) {
 /** The list parameters every list endpoint shares; filters are declared per endpoint. */
 export const ListParams = {
   page: Type.Optional(Type.String({ description: "A page number within the paginated result set." })),
-  page_size: Type.Optional(Type.String({ description: "Number of results to return per page (at most 100)." })),
+  page_size: Type.Optional(
+    Type.String({ description: "Number of results to return per page (at most 100)." }),
+  ),
   ordering: Type.Optional(Type.String({ description: "Which field to use when ordering the results." })),
   search: Type.Optional(Type.String({ description: "A search term." })),
 };
@@ -124,7 +126,11 @@ export function readPageRequest<Field extends string>(
 }
 
 /** Wraps a page of results; a page past the end is `Invalid page.` (except page 1 of nothing). */
-export function paginated<Row, Out>(request: PageRequest<string>, result: Page<Row>, serialise: (row: Row) => Out) {
+export function paginated<Row, Out>(
+  request: PageRequest<string>,
+  result: Page<Row>,
+  serialise: (row: Row) => Out,
+) {
   const totalPages = Math.max(1, Math.ceil(result.total / request.pageSize));
   if (request.page > totalPages) {
     throw new InvalidPage();

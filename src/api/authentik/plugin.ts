@@ -44,7 +44,10 @@ export function authentikAPI(deps: ApiDeps): FastifyPluginAsync {
         return;
       }
       try {
-        done(null, secureJSON.parse(body as string, undefined, { protoAction: "error", constructorAction: "error" }));
+        done(
+          null,
+          secureJSON.parse(body as string, undefined, { protoAction: "error", constructorAction: "error" }),
+        );
       } catch (error) {
         request.bodyError = new MalformedJSON((error as Error).message);
         done(null, undefined);

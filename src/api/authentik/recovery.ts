@@ -32,7 +32,9 @@ const Link = Type.Object({ link: Type.String() }, { title: "Link" });
 const UserRecoveryLinkRequest = Type.Object(
   {
     token_duration: Type.Optional(Type.String({ minLength: 1 })),
-    allow_mfa_reset: Type.Optional(Type.Boolean({ description: "Rekey extension: the recovery session may reset second factors" })),
+    allow_mfa_reset: Type.Optional(
+      Type.Boolean({ description: "Rekey extension: the recovery session may reset second factors" }),
+    ),
   },
   { title: "UserRecoveryLinkRequest" },
 );
@@ -40,8 +42,14 @@ const RecoveryKeyRequest = Type.Object(
   { user: Type.String({ minLength: 1 }), duration_days: Type.Integer({ minimum: 1, maximum: 3650 }) },
   { title: "TenantRecoveryKeyRequestRequest" },
 );
-const RecoveryKeyResponse = Type.Object({ expiry: Type.String({ format: "date-time" }), url: Type.String() }, { title: "TenantRecoveryKeyResponse" });
-const AdminGroupRequest = Type.Object({ user: Type.String({ minLength: 1 }) }, { title: "TenantAdminGroupRequestRequest" });
+const RecoveryKeyResponse = Type.Object(
+  { expiry: Type.String({ format: "date-time" }), url: Type.String() },
+  { title: "TenantRecoveryKeyResponse" },
+);
+const AdminGroupRequest = Type.Object(
+  { user: Type.String({ minLength: 1 }) },
+  { title: "TenantAdminGroupRequestRequest" },
+);
 const TenantParams = Type.Object({ tenant_uuid: Type.String() });
 
 export function recoveryRoutes(app: TypedApp, deps: ApiDeps): void {
@@ -77,7 +85,15 @@ export function recoveryRoutes(app: TypedApp, deps: ApiDeps): void {
 
   app.post(
     "/tenants/tenants/:tenant_uuid/create_recovery_key/",
-    { schema: { tags: ["tenants"], params: TenantParams, body: RecoveryKeyRequest, response: { 200: RecoveryKeyResponse, ...ErrorResponses } }, onRequest: gate },
+    {
+      schema: {
+        tags: ["tenants"],
+        params: TenantParams,
+        body: RecoveryKeyRequest,
+        response: { 200: RecoveryKeyResponse, ...ErrorResponses },
+      },
+      onRequest: gate,
+    },
     async (request) => {
       const tenant = await findTenantOrThrow(deps.persistence.stores, uuidId(request.params.tenant_uuid));
       assertValidBody(request);
@@ -95,11 +111,22 @@ export function recoveryRoutes(app: TypedApp, deps: ApiDeps): void {
 
   app.post(
     "/tenants/tenants/:tenant_uuid/create_admin_group/",
-    { schema: { tags: ["tenants"], params: TenantParams, body: AdminGroupRequest, response: { 200: Type.Null(), ...ErrorResponses } }, onRequest: gate },
+    {
+      schema: {
+        tags: ["tenants"],
+        params: TenantParams,
+        body: AdminGroupRequest,
+        response: { 200: Type.Null(), ...ErrorResponses },
+      },
+      onRequest: gate,
+    },
     async (request, reply) => {
       const tenant = await findTenantOrThrow(deps.persistence.stores, uuidId(request.params.tenant_uuid));
       assertValidBody(request);
-      await createAdminGroup(deps, auditOf(request, "rekey.api", tenant), { tenant, username: request.body.user });
+      await createAdminGroup(deps, auditOf(request, "rekey.api", tenant), {
+        tenant,
+        username: request.body.user,
+      });
       // authentik answers 200 with an empty body here (A1), not the `null` the schema would serialise.
       return reply.code(200).send(undefined as unknown as null);
     },
@@ -107,7 +134,10 @@ export function recoveryRoutes(app: TypedApp, deps: ApiDeps): void {
 }
 
 const UserRecoveryEmailRequest = Type.Object(
-  { email_stage: Type.String({ format: "uuid" }), token_duration: Type.Optional(Type.String({ minLength: 1 })) },
+  {
+    email_stage: Type.String({ format: "uuid" }),
+    token_duration: Type.Optional(Type.String({ minLength: 1 })),
+  },
   { title: "UserRecoveryEmailRequest" },
 );
 

@@ -6,10 +6,17 @@ export function Nullable<T extends TSchema>(schema: T) {
 }
 
 /** A flat request object: the named fields required, every other one optional. */
-export function requestBody<P extends TProperties, K extends keyof P & string>(fields: P, required: K[], title: string) {
-  return Type.Composite([Type.Pick(Type.Object(fields), required), Type.Partial(Type.Omit(Type.Object(fields), required))], {
-    title,
-  });
+export function requestBody<P extends TProperties, K extends keyof P & string>(
+  fields: P,
+  required: K[],
+  title: string,
+) {
+  return Type.Composite(
+    [Type.Pick(Type.Object(fields), required), Type.Partial(Type.Omit(Type.Object(fields), required))],
+    {
+      title,
+    },
+  );
 }
 
 export const DateTime = Type.String({ format: "date-time" });
@@ -42,7 +49,12 @@ export const PartialUser = Type.Object(
 );
 
 export const UserType = Type.Union(
-  [Type.Literal("internal"), Type.Literal("external"), Type.Literal("service_account"), Type.Literal("internal_service_account")],
+  [
+    Type.Literal("internal"),
+    Type.Literal("external"),
+    Type.Literal("service_account"),
+    Type.Literal("internal_service_account"),
+  ],
   { title: "UserTypeEnum" },
 );
 
@@ -92,7 +104,10 @@ export const UserSelf = Type.Object(
   { title: "UserSelf" },
 );
 
-export const SessionUser = Type.Object({ user: UserSelf, users: Type.Array(UserSelf) }, { title: "SessionUser" });
+export const SessionUser = Type.Object(
+  { user: UserSelf, users: Type.Array(UserSelf) },
+  { title: "SessionUser" },
+);
 
 export const Group = Type.Object(
   {

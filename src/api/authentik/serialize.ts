@@ -108,11 +108,7 @@ export function userSelf(context: SerializeContext, user: User) {
   };
 }
 
-export function serializeGroup(
-  context: SerializeContext,
-  group: Group,
-  members: Map<number, User> | null,
-) {
+export function serializeGroup(context: SerializeContext, group: Group, members: Map<number, User> | null) {
   return {
     pk: group.uuid,
     num_pk: group.id,

@@ -11,9 +11,14 @@ export function assertValidBody(request: FastifyRequest): void {
   if (request.bodyError !== null) {
     throw request.bodyError; // a body that did not parse, or was not JSON (plugin.ts)
   }
-  const error = request.validationError as (Error & { validation?: unknown[]; validationContext?: string }) | undefined;
+  const error = request.validationError as
+    | (Error & { validation?: unknown[]; validationContext?: string })
+    | undefined;
   if (error !== undefined && error.validationContext === "body") {
-    throw bodyValidationError((error.validation ?? []) as Parameters<typeof bodyValidationError>[0], request.body);
+    throw bodyValidationError(
+      (error.validation ?? []) as Parameters<typeof bodyValidationError>[0],
+      request.body,
+    );
   }
   rejectNullCharacters(request);
 }

@@ -72,18 +72,29 @@ export function tenantRoutes(app: TypedApp, deps: ApiDeps): void {
   app.get(
     "/tenants/tenants/",
     {
-      schema: { tags: ["tenants"], querystring: Type.Object(ListParams), response: { 200: PaginatedList(Tenant, "Tenant"), ...ErrorResponses } },
+      schema: {
+        tags: ["tenants"],
+        querystring: Type.Object(ListParams),
+        response: { 200: PaginatedList(Tenant, "Tenant"), ...ErrorResponses },
+      },
       onRequest: gate,
     },
     async (request) => {
-      const page = readPageRequest<TenantField>(request.query as RawQuery, { name: "name", schema_name: "schema_name" }, ["name"]);
+      const page = readPageRequest<TenantField>(
+        request.query as RawQuery,
+        { name: "name", schema_name: "schema_name" },
+        ["name"],
+      );
       return paginated(page, await deps.persistence.stores.tenants.listTenants(page.list), serializeTenant);
     },
   );
 
   app.post(
     "/tenants/tenants/",
-    { schema: { tags: ["tenants"], body: TenantRequest, response: { 201: Tenant, ...ErrorResponses } }, onRequest: gate },
+    {
+      schema: { tags: ["tenants"], body: TenantRequest, response: { 201: Tenant, ...ErrorResponses } },
+      onRequest: gate,
+    },
     async (request, reply) => {
       assertValidBody(request);
       const tenant = await createTenant(deps, auditOf(request, "rekey.api"), {
@@ -97,8 +108,12 @@ export function tenantRoutes(app: TypedApp, deps: ApiDeps): void {
 
   app.get(
     "/tenants/tenants/:tenant_uuid/",
-    { schema: { tags: ["tenants"], params: TenantParams, response: { 200: Tenant, ...ErrorResponses } }, onRequest: gate },
-    async (request) => serializeTenant(await findTenantOrThrow(deps.persistence.stores, uuidId(request.params.tenant_uuid))),
+    {
+      schema: { tags: ["tenants"], params: TenantParams, response: { 200: Tenant, ...ErrorResponses } },
+      onRequest: gate,
+    },
+    async (request) =>
+      serializeTenant(await findTenantOrThrow(deps.persistence.stores, uuidId(request.params.tenant_uuid))),
   );
 
   for (const method of ["put", "patch"] as const) {
@@ -118,7 +133,10 @@ export function tenantRoutes(app: TypedApp, deps: ApiDeps): void {
         await findTenantOrThrow(deps.persistence.stores, id);
         assertValidBody(request);
         const body = request.body as { schema_name?: string; name?: string };
-        const tenant = await updateTenant(deps, auditOf(request, "rekey.api"), id, { schemaName: body.schema_name, name: body.name });
+        const tenant = await updateTenant(deps, auditOf(request, "rekey.api"), id, {
+          schemaName: body.schema_name,
+          name: body.name,
+        });
         await invalidate();
         return serializeTenant(tenant);
       },
@@ -127,7 +145,10 @@ export function tenantRoutes(app: TypedApp, deps: ApiDeps): void {
 
   app.delete(
     "/tenants/tenants/:tenant_uuid/",
-    { schema: { tags: ["tenants"], params: TenantParams, response: { 204: Type.Null(), ...ErrorResponses } }, onRequest: gate },
+    {
+      schema: { tags: ["tenants"], params: TenantParams, response: { 204: Type.Null(), ...ErrorResponses } },
+      onRequest: gate,
+    },
     async (request, reply) => {
       await deleteTenant(deps, auditOf(request, "rekey.api"), uuidId(request.params.tenant_uuid));
       await invalidate();
@@ -138,18 +159,29 @@ export function tenantRoutes(app: TypedApp, deps: ApiDeps): void {
   app.get(
     "/tenants/domains/",
     {
-      schema: { tags: ["tenants"], querystring: Type.Object(ListParams), response: { 200: PaginatedList(Domain, "Domain"), ...ErrorResponses } },
+      schema: {
+        tags: ["tenants"],
+        querystring: Type.Object(ListParams),
+        response: { 200: PaginatedList(Domain, "Domain"), ...ErrorResponses },
+      },
       onRequest: gate,
     },
     async (request) => {
-      const page = readPageRequest<DomainField>(request.query as RawQuery, { domain: "domain", tenant: "tenant" }, ["domain"]);
+      const page = readPageRequest<DomainField>(
+        request.query as RawQuery,
+        { domain: "domain", tenant: "tenant" },
+        ["domain"],
+      );
       return paginated(page, await deps.persistence.stores.tenants.listDomains(page.list), serializeDomain);
     },
   );
 
   app.post(
     "/tenants/domains/",
-    { schema: { tags: ["tenants"], body: DomainRequest, response: { 201: Domain, ...ErrorResponses } }, onRequest: gate },
+    {
+      schema: { tags: ["tenants"], body: DomainRequest, response: { 201: Domain, ...ErrorResponses } },
+      onRequest: gate,
+    },
     async (request, reply) => {
       assertValidBody(request);
       const domain = await saveDomain(deps, auditOf(request, "rekey.api"), {
@@ -164,8 +196,12 @@ export function tenantRoutes(app: TypedApp, deps: ApiDeps): void {
 
   app.get(
     "/tenants/domains/:id/",
-    { schema: { tags: ["tenants"], params: DomainParams, response: { 200: Domain, ...ErrorResponses } }, onRequest: gate },
-    async (request) => serializeDomain(await findDomainOrThrow(deps.persistence.stores, integerId(request.params.id))),
+    {
+      schema: { tags: ["tenants"], params: DomainParams, response: { 200: Domain, ...ErrorResponses } },
+      onRequest: gate,
+    },
+    async (request) =>
+      serializeDomain(await findDomainOrThrow(deps.persistence.stores, integerId(request.params.id))),
   );
 
   for (const method of ["put", "patch"] as const) {
@@ -198,7 +234,10 @@ export function tenantRoutes(app: TypedApp, deps: ApiDeps): void {
 
   app.delete(
     "/tenants/domains/:id/",
-    { schema: { tags: ["tenants"], params: DomainParams, response: { 204: Type.Null(), ...ErrorResponses } }, onRequest: gate },
+    {
+      schema: { tags: ["tenants"], params: DomainParams, response: { 204: Type.Null(), ...ErrorResponses } },
+      onRequest: gate,
+    },
     async (request, reply) => {
       await deleteDomain(deps, auditOf(request, "rekey.api"), integerId(request.params.id));
       await invalidate();

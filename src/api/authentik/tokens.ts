@@ -16,8 +16,24 @@ import { isSuperuser } from "../../users/store.js";
 import { authenticateBearer } from "./auth.js";
 import type { ApiDeps, TypedApp } from "./deps.js";
 import { parseDateTime } from "./format.js";
-import { booleanParam, dateTimeParam, first, ListParams, PaginatedList, paginated, type RawQuery, readPageRequest } from "./pagination.js";
-import { DateTime, ErrorResponses, Nullable, requestBody, Token as TokenSchema, TokenIntent } from "./schemas.js";
+import {
+  booleanParam,
+  dateTimeParam,
+  first,
+  ListParams,
+  PaginatedList,
+  paginated,
+  type RawQuery,
+  readPageRequest,
+} from "./pagination.js";
+import {
+  DateTime,
+  ErrorResponses,
+  Nullable,
+  requestBody,
+  Token as TokenSchema,
+  TokenIntent,
+} from "./schemas.js";
 import { serializeToken } from "./serialize.js";
 import { assertValidBody } from "./steps.js";
 
@@ -115,26 +131,44 @@ export function tokenRoutes(app: TypedApp, deps: ApiDeps): void {
         request.tenant.id,
         result.rows.map((token) => token.userId),
       );
-      return paginated(page, result, (token) => serializeToken(deps.serialize, token, owners.get(token.userId)!));
+      return paginated(page, result, (token) =>
+        serializeToken(deps.serialize, token, owners.get(token.userId)!),
+      );
     },
   );
 
   app.post(
     "/core/tokens/",
-    { schema: { tags: ["core"], body: TokenRequest, response: { 201: TokenSchema, ...ErrorResponses } }, preHandler: [authenticate] },
+    {
+      schema: { tags: ["core"], body: TokenRequest, response: { 201: TokenSchema, ...ErrorResponses } },
+      preHandler: [authenticate],
+    },
     async (request, reply) => {
       assertValidBody(request);
       const input = tokenInput(request.body as TokenBody) as TokenInput;
-      const created = await createToken(deps, auditOf(request, "rekey.api"), authenticatedUser(request), input);
+      const created = await createToken(
+        deps,
+        auditOf(request, "rekey.api"),
+        authenticatedUser(request),
+        input,
+      );
       return reply.code(201).send(serializeToken(deps.serialize, created.token, created.owner));
     },
   );
 
   app.get(
     "/core/tokens/:identifier/",
-    { schema: { tags: ["core"], params: IdentifierParams, response: { 200: TokenSchema, ...ErrorResponses } }, preHandler: [authenticate] },
+    {
+      schema: { tags: ["core"], params: IdentifierParams, response: { 200: TokenSchema, ...ErrorResponses } },
+      preHandler: [authenticate],
+    },
     async (request) => {
-      const token = await findVisibleToken(deps.persistence.stores, request.tenant.id, authenticatedUser(request), request.params.identifier);
+      const token = await findVisibleToken(
+        deps.persistence.stores,
+        request.tenant.id,
+        authenticatedUser(request),
+        request.params.identifier,
+      );
       return render(request, token);
     },
   );
@@ -155,7 +189,13 @@ export function tokenRoutes(app: TypedApp, deps: ApiDeps): void {
         const caller = authenticatedUser(request);
         await findVisibleToken(deps.persistence.stores, request.tenant.id, caller, request.params.identifier);
         assertValidBody(request);
-        const token = await updateToken(deps, auditOf(request, "rekey.api"), caller, request.params.identifier, tokenInput(request.body as TokenBody));
+        const token = await updateToken(
+          deps,
+          auditOf(request, "rekey.api"),
+          caller,
+          request.params.identifier,
+          tokenInput(request.body as TokenBody),
+        );
         return render(request, token);
       },
     );
@@ -163,9 +203,17 @@ export function tokenRoutes(app: TypedApp, deps: ApiDeps): void {
 
   app.delete(
     "/core/tokens/:identifier/",
-    { schema: { tags: ["core"], params: IdentifierParams, response: { 204: Type.Null(), ...ErrorResponses } }, preHandler: [authenticate] },
+    {
+      schema: { tags: ["core"], params: IdentifierParams, response: { 204: Type.Null(), ...ErrorResponses } },
+      preHandler: [authenticate],
+    },
     async (request, reply) => {
-      await deleteToken(deps, auditOf(request, "rekey.api"), authenticatedUser(request), request.params.identifier);
+      await deleteToken(
+        deps,
+        auditOf(request, "rekey.api"),
+        authenticatedUser(request),
+        request.params.identifier,
+      );
       return reply.code(204).send(null);
     },
   );
@@ -181,7 +229,12 @@ export function tokenRoutes(app: TypedApp, deps: ApiDeps): void {
       preHandler: [authenticate],
     },
     async (request, reply) => {
-      const key = await viewTokenKey(deps, auditOf(request, "rekey.api"), authenticatedUser(request), request.params.identifier);
+      const key = await viewTokenKey(
+        deps,
+        auditOf(request, "rekey.api"),
+        authenticatedUser(request),
+        request.params.identifier,
+      );
       // A key is a credential: no cache may keep the answer.
       return reply.header("cache-control", "no-store").send({ key });
     },
@@ -205,7 +258,13 @@ export function tokenRoutes(app: TypedApp, deps: ApiDeps): void {
       }
       await findVisibleToken(deps.persistence.stores, request.tenant.id, caller, request.params.identifier);
       assertValidBody(request);
-      await setTokenKey(deps, auditOf(request, "rekey.api"), caller, request.params.identifier, request.body.key);
+      await setTokenKey(
+        deps,
+        auditOf(request, "rekey.api"),
+        caller,
+        request.params.identifier,
+        request.body.key,
+      );
       return reply.code(204).send(null);
     },
   );
@@ -218,7 +277,13 @@ export function tokenRoutes(app: TypedApp, deps: ApiDeps): void {
         params: IdentifierParams,
         response: {
           200: Type.Array(
-            Type.Object({ app: Type.String(), model_name: Type.String(), pk: Type.String(), name: Type.String(), action: Type.String() }),
+            Type.Object({
+              app: Type.String(),
+              model_name: Type.String(),
+              pk: Type.String(),
+              name: Type.String(),
+              action: Type.String(),
+            }),
             { title: "UsedByList" },
           ),
           ...ErrorResponses,
@@ -227,7 +292,12 @@ export function tokenRoutes(app: TypedApp, deps: ApiDeps): void {
       preHandler: [authenticate],
     },
     async (request) => {
-      await findVisibleToken(deps.persistence.stores, request.tenant.id, authenticatedUser(request), request.params.identifier);
+      await findVisibleToken(
+        deps.persistence.stores,
+        request.tenant.id,
+        authenticatedUser(request),
+        request.params.identifier,
+      );
       return [];
     },
   );

@@ -13,8 +13,25 @@ import type { UserField, UserType } from "../../users/store.js";
 import { authenticateBearer, requireSuperuser } from "./auth.js";
 import type { ApiDeps, TypedApp } from "./deps.js";
 import { parseDateTime } from "./format.js";
-import { all, booleanParam, ListParams, PaginatedList, paginated, type RawQuery, readPageRequest } from "./pagination.js";
-import { Attributes, DateTime, ErrorResponses, Nullable, requestBody, SessionUser, User, Uuid } from "./schemas.js";
+import {
+  all,
+  booleanParam,
+  ListParams,
+  PaginatedList,
+  paginated,
+  type RawQuery,
+  readPageRequest,
+} from "./pagination.js";
+import {
+  Attributes,
+  DateTime,
+  ErrorResponses,
+  Nullable,
+  requestBody,
+  SessionUser,
+  User,
+  Uuid,
+} from "./schemas.js";
 import { serializeUser, userSelf } from "./serialize.js";
 import { assertValidBody, integerId } from "./steps.js";
 
@@ -70,7 +87,8 @@ function userInput(body: UserBody): Partial<UserInput> {
   if (body.username !== undefined) input.username = body.username;
   if (body.name !== undefined) input.name = body.name;
   if (body.is_active !== undefined) input.isActive = body.is_active;
-  if (body.last_login !== undefined) input.lastLogin = body.last_login === null ? null : parseDateTime(body.last_login);
+  if (body.last_login !== undefined)
+    input.lastLogin = body.last_login === null ? null : parseDateTime(body.last_login);
   if (body.groups !== undefined) input.groups = body.groups.map((uuid) => uuid.toLowerCase());
   if (body.roles !== undefined) input.roles = body.roles;
   if (body.email !== undefined) input.email = body.email;
@@ -147,7 +165,10 @@ export function userRoutes(app: TypedApp, deps: ApiDeps): void {
 
   app.get(
     "/core/users/me/",
-    { schema: { tags: ["core"], response: { 200: SessionUser, 403: ErrorResponses[403] } }, preHandler: [authenticate] },
+    {
+      schema: { tags: ["core"], response: { 200: SessionUser, 403: ErrorResponses[403] } },
+      preHandler: [authenticate],
+    },
     async (request) => {
       const self = userSelf(deps.serialize, authenticatedUser(request));
       return { user: self, users: [self] };
@@ -156,9 +177,16 @@ export function userRoutes(app: TypedApp, deps: ApiDeps): void {
 
   app.get(
     "/core/users/:id/",
-    { schema: { tags: ["core"], params: IdParams, response: { 200: User, ...ErrorResponses } }, preHandler: superuserOnly },
+    {
+      schema: { tags: ["core"], params: IdParams, response: { 200: User, ...ErrorResponses } },
+      preHandler: superuserOnly,
+    },
     async (request) => {
-      const user = await findUserOrThrow(deps.persistence.stores, request.tenant.id, integerId(request.params.id));
+      const user = await findUserOrThrow(
+        deps.persistence.stores,
+        request.tenant.id,
+        integerId(request.params.id),
+      );
       return serializeUser(deps.serialize, user);
     },
   );
@@ -179,7 +207,12 @@ export function userRoutes(app: TypedApp, deps: ApiDeps): void {
         const id = integerId(request.params.id);
         await findUserOrThrow(deps.persistence.stores, request.tenant.id, id);
         assertValidBody(request);
-        const user = await updateUser(deps, auditOf(request, "rekey.api"), id, userInput(request.body as UserBody));
+        const user = await updateUser(
+          deps,
+          auditOf(request, "rekey.api"),
+          id,
+          userInput(request.body as UserBody),
+        );
         return serializeUser(deps.serialize, user);
       },
     );
@@ -187,7 +220,10 @@ export function userRoutes(app: TypedApp, deps: ApiDeps): void {
 
   app.delete(
     "/core/users/:id/",
-    { schema: { tags: ["core"], params: IdParams, response: { 204: Type.Null(), ...ErrorResponses } }, preHandler: superuserOnly },
+    {
+      schema: { tags: ["core"], params: IdParams, response: { 204: Type.Null(), ...ErrorResponses } },
+      preHandler: superuserOnly,
+    },
     async (request, reply) => {
       await deleteUser(deps, auditOf(request, "rekey.api"), integerId(request.params.id));
       return reply.code(204).send(null);

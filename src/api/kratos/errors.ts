@@ -44,7 +44,11 @@ export class KratosError extends Error {
   readonly extra: Record<string, unknown>;
   readonly headers: Record<string, string>;
 
-  constructor(status: number, body: KratosErrorBody, options?: { extra?: Record<string, unknown>; headers?: Record<string, string> }) {
+  constructor(
+    status: number,
+    body: KratosErrorBody,
+    options?: { extra?: Record<string, unknown>; headers?: Record<string, string> },
+  ) {
     super(body.reason ?? body.message ?? DEFAULT_MESSAGE[status] ?? "error");
     this.status = status;
     this.body = body;
@@ -65,7 +69,8 @@ export function errorGenericBody(error: KratosError, requestId: string | undefin
   inner["status"] = STATUS_TEXT[error.status] ?? "Error";
   if (requestId !== undefined && requestId !== "") inner["request"] = requestId;
   if (error.body.reason !== undefined && error.body.reason !== "") inner["reason"] = error.body.reason;
-  if (error.body.details !== undefined && Object.keys(error.body.details).length > 0) inner["details"] = error.body.details;
+  if (error.body.details !== undefined && Object.keys(error.body.details).length > 0)
+    inner["details"] = error.body.details;
   inner["message"] = error.body.message ?? DEFAULT_MESSAGE[error.status] ?? "error";
   return { error: inner, ...error.extra };
 }
@@ -77,12 +82,20 @@ const CSRF_REASON =
 export function kratosErrorOf(error: AnyAppError): KratosError {
   switch (error.code) {
     case "rate_limited":
-      return new KratosError(429, { reason: "Too many attempts. Please try again later." }, { headers: { "retry-after": String(error.retryAfterSeconds) } });
+      return new KratosError(
+        429,
+        { reason: "Too many attempts. Please try again later." },
+        { headers: { "retry-after": String(error.retryAfterSeconds) } },
+      );
     case "csrf_violation":
       return new KratosError(403, {
         id: "security_csrf_violation",
         reason: CSRF_REASON,
-        details: { docs: "https://www.ory.com/docs/troubleshooting/csrf", hint: error.message, reject_reason: error.message },
+        details: {
+          docs: "https://www.ory.com/docs/troubleshooting/csrf",
+          hint: error.message,
+          reject_reason: error.message,
+        },
         message: "the request was rejected to protect you from Cross-Site-Request-Forgery",
       });
     case "object_not_found":
@@ -114,7 +127,11 @@ export function kratosErrorOf(error: AnyAppError): KratosError {
 }
 
 /** The error handler of every Kratos route: errorGeneric JSON with `Ory-Error-Id`, never a stack trace. */
-export function kratosErrorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+export function kratosErrorHandler(
+  error: FastifyError,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): FastifyReply {
   let kratos: KratosError | null = null;
   if (error instanceof KratosError) {
     kratos = error;
@@ -128,11 +145,18 @@ export function kratosErrorHandler(error: FastifyError, request: FastifyRequest,
     kratos = new KratosError(500, {});
   }
   const requestId = request.headers["x-request-id"];
-  return reply
-    .code(kratos.status)
-    .headers({ ...kratos.headers, "ory-error-id": kratos.body.id ?? "" })
-    // Sent as bytes: Fastify appends `; charset=utf-8` to any JSON type of a string or object
-    // body, and herodot's errors say `application/json` alone (kratos.md §2.4).
-    .header("content-type", "application/json")
-    .send(Buffer.from(JSON.stringify(errorGenericBody(kratos, typeof requestId === "string" ? requestId : undefined)), "utf8"));
+  return (
+    reply
+      .code(kratos.status)
+      .headers({ ...kratos.headers, "ory-error-id": kratos.body.id ?? "" })
+      // Sent as bytes: Fastify appends `; charset=utf-8` to any JSON type of a string or object
+      // body, and herodot's errors say `application/json` alone (kratos.md §2.4).
+      .header("content-type", "application/json")
+      .send(
+        Buffer.from(
+          JSON.stringify(errorGenericBody(kratos, typeof requestId === "string" ? requestId : undefined)),
+          "utf8",
+        ),
+      )
+  );
 }

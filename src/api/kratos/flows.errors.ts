@@ -14,11 +14,12 @@ import {
   SessionRefreshRequired,
   SessionRequired,
 } from "../../selfservice/errors.js";
+import { resolveReturnTo } from "../../selfservice/flows.js";
 import { formatMinutes } from "../../selfservice/messages.js";
 import { KratosError, kratosErrorHandler, kratosErrorOf } from "./errors.js";
 import { formatKratosTime } from "./format.js";
 import { showRecoveryUI, showSettingsUI } from "./flows.js";
-import { publicURLOf, setCSRFCookie } from "./flows.http.js";
+import { publicURLOf, queryParam, setCSRFCookie } from "./flows.http.js";
 import { errorKey, sendErrorPage } from "../../ui/errors.js";
 
 /**
@@ -157,11 +158,12 @@ export function kratosErrorOfFlow(error: unknown, publicURL: string, now: Date):
 }
 
 /** Where a browser is sent instead of an error body; null to show an error page. */
-function browserLocation(error: unknown, publicURL: string): string | null {
+function browserLocation(error: unknown, publicURL: string, returnTo: string | null): string | null {
   if (error instanceof RecoveryRetry) return `${publicURL}/ui/recovery?flow=${error.replacement.flow.id}`;
   if (error instanceof FlowExpired) return `${publicURL}/ui/${error.kind}?flow=${error.replacement.flow.id}`;
+  // Nothing to do for a signed-in browser: on to where it was going (kratos.md §3.4.2, §3.6.5).
   if (error instanceof SessionAlreadyAvailable || error instanceof AssuranceLevelReached)
-    return defaultReturnURL(publicURL);
+    return returnTo ?? defaultReturnURL(publicURL);
   if (error instanceof SecondFactorRequired) return stepUpURL(publicURL, defaultReturnURL(publicURL));
   if (error instanceof SessionRequired || error instanceof SessionRefreshRequired)
     return `${publicURL}/ui/recovery`;
@@ -182,9 +184,12 @@ function answersJSON(request: FastifyRequest, error: unknown): boolean {
   return request.selfService.json || error instanceof APIFlowFromBrowser;
 }
 
-/** Fastify's own refusals (body too large, bad media type) as Kratos errors. */
-function fastifyError(error: FastifyError): KratosError | null {
-  const status = error.statusCode;
+/**
+ * Fastify's own refusals (body too large, bad media type), and exposed errors from outside the
+ * catalogue (which kratosErrorOf does not know), as Kratos errors; null for anything else.
+ */
+function otherClientError(error: FastifyError): KratosError | null {
+  const status = error instanceof AppError && error.expose ? error.status : error.statusCode;
   return status !== undefined && status >= 400 && status < 500
     ? new KratosError(status, { reason: error.message })
     : null;
@@ -212,7 +217,12 @@ export function publicErrorHandler(deps: AppDeps) {
     ) {
       return reply.redirect(`${publicURL}/self-service/recovery/flows?id=${error.replacement.flow.id}`, 303);
     }
-    const location = json ? null : browserLocation(error, publicURL);
+    const returnTo = resolveReturnTo(
+      publicURL,
+      deps.config.allowedReturnURLs,
+      queryParam(request, "return_to"),
+    );
+    const location = json ? null : browserLocation(error, publicURL, returnTo);
     if (location !== null) {
       return reply.redirect(location, 303);
     }

@@ -22,7 +22,9 @@ export function foundation(dialect: Dialect): Migration {
 
       await db.schema
         .createTable("domain")
-        .addColumn("id", serial, (c) => (dialect === "sqlite" ? c.primaryKey().autoIncrement() : c.primaryKey()))
+        .addColumn("id", serial, (c) =>
+          dialect === "sqlite" ? c.primaryKey().autoIncrement() : c.primaryKey(),
+        )
         .addColumn("tenant_id", "text", (c) => c.notNull().references("tenant.id").onDelete("cascade"))
         .addColumn("domain", "text", (c) => c.notNull().unique())
         .addColumn("is_primary", "integer", (c) => c.notNull())
@@ -31,7 +33,9 @@ export function foundation(dialect: Dialect): Migration {
 
       await db.schema
         .createTable("user")
-        .addColumn("id", serial, (c) => (dialect === "sqlite" ? c.primaryKey().autoIncrement() : c.primaryKey()))
+        .addColumn("id", serial, (c) =>
+          dialect === "sqlite" ? c.primaryKey().autoIncrement() : c.primaryKey(),
+        )
         .addColumn("tenant_id", "text", (c) => c.notNull().references("tenant.id").onDelete("cascade"))
         .addColumn("uuid", "text", (c) => c.notNull().unique())
         .addColumn("username", "text", (c) => c.notNull())
@@ -53,7 +57,9 @@ export function foundation(dialect: Dialect): Migration {
 
       await db.schema
         .createTable("group")
-        .addColumn("id", serial, (c) => (dialect === "sqlite" ? c.primaryKey().autoIncrement() : c.primaryKey()))
+        .addColumn("id", serial, (c) =>
+          dialect === "sqlite" ? c.primaryKey().autoIncrement() : c.primaryKey(),
+        )
         .addColumn("uuid", "text", (c) => c.notNull().unique())
         .addColumn("tenant_id", "text", (c) => c.notNull().references("tenant.id").onDelete("cascade"))
         .addColumn("name", "text", (c) => c.notNull())
@@ -109,7 +115,11 @@ export function foundation(dialect: Dialect): Migration {
         .addColumn("created", bigint, (c) => c.notNull())
         .addColumn("expires", bigint, (c) => c.notNull())
         .execute();
-      await db.schema.createIndex("event_tenant_created").on("event").columns(["tenant_id", "created"]).execute();
+      await db.schema
+        .createIndex("event_tenant_created")
+        .on("event")
+        .columns(["tenant_id", "created"])
+        .execute();
 
       await db.schema
         .createTable("job_lock")

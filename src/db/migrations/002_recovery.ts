@@ -7,7 +7,10 @@ export function recovery(dialect: Dialect): Migration {
   return {
     async up(db: Kysely<any>): Promise<void> {
       await db.schema.alterTable("token").addColumn("recovery_origin", "text").execute();
-      await db.schema.alterTable("token").addColumn("allow_mfa_reset", "integer", (c) => c.notNull().defaultTo(0)).execute();
+      await db.schema
+        .alterTable("token")
+        .addColumn("allow_mfa_reset", "integer", (c) => c.notNull().defaultTo(0))
+        .execute();
       await db.schema.alterTable("token").addColumn("email_stage_id", "text").execute();
 
       await db.schema
@@ -51,7 +54,11 @@ export function recovery(dialect: Dialect): Migration {
         .addColumn("created_at", bigint, (c) => c.notNull())
         .addColumn("updated_at", bigint, (c) => c.notNull())
         .execute();
-      await db.schema.createIndex("mail_message_queue").on("mail_message").columns(["status", "next_attempt_at"]).execute();
+      await db.schema
+        .createIndex("mail_message_queue")
+        .on("mail_message")
+        .columns(["status", "next_attempt_at"])
+        .execute();
 
       await db.schema
         .createTable("recovery_flow")

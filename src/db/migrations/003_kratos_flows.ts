@@ -18,9 +18,15 @@ export function kratosFlows(dialect: Dialect): Migration {
         ["submitted_address", "text"],
       ];
       for (const [name, type] of flowColumns) {
-        await db.schema.alterTable("recovery_flow").addColumn(name, type as "text").execute();
+        await db.schema
+          .alterTable("recovery_flow")
+          .addColumn(name, type as "text")
+          .execute();
       }
-      await db.schema.alterTable("recovery_flow").addColumn("submit_count", "integer", (c) => c.notNull().defaultTo(0)).execute();
+      await db.schema
+        .alterTable("recovery_flow")
+        .addColumn("submit_count", "integer", (c) => c.notNull().defaultTo(0))
+        .execute();
       await db.schema.alterTable("recovery_flow").addColumn("issued_at", bigint).execute();
 
       // Identity fields of the Kratos dialect (kratos.md §3.1.1) that authentik's user has no column for.
