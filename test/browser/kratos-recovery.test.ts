@@ -1,21 +1,15 @@
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
 import { createServer } from "node:net";
 import { describe, test } from "node:test";
-import { type Browser, chromium, type Page } from "playwright-core";
+import type { Page } from "playwright-core";
 import { createIdentity, harness } from "../selfservice/helpers.js";
+import { chromiumSkip, launchChromium } from "../support/chromium.js";
 
 /**
  * The Kratos self-service flow in a real Chromium with JavaScript switched off: recovery by a code
  * read from a real SMTP server, a new password on the settings page, a fresh sign-in with it, and
  * whoami. With CI=true a missing Chromium fails the suite instead of skipping it.
  */
-const CHROMIUM = process.env["CHROMIUM_PATH"] ?? "/usr/bin/chromium";
-const missing = !existsSync(CHROMIUM);
-if (missing && process.env["CI"] === "true") {
-  throw new Error(`CI=true and no Chromium at ${CHROMIUM}: browser tests must run in CI (set CHROMIUM_PATH)`);
-}
-const skip = missing ? `no Chromium at ${CHROMIUM} (set CHROMIUM_PATH): browser tests SKIPPED` : false;
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -39,7 +33,7 @@ const NEW_PASSWORD = "n3w-Secret-pass-word";
 
 describe("Kratos self-service recovery in Chromium", () => {
   test("recover by mailed code, set a new password, sign in with it, whoami shows the session", {
-    skip,
+    skip: chromiumSkip,
   }, async (t) => {
     const port = await freePort();
     const base = `http://127.0.0.1:${port}`;
@@ -47,10 +41,7 @@ describe("Kratos self-service recovery in Chromium", () => {
     const jane = await createIdentity(h.rekey, "jane", { email: "jane@example.com", password: OLD_PASSWORD });
     await h.rekey.app.listen({ host: "127.0.0.1", port });
 
-    const browser: Browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ["--no-sandbox", "--disable-dev-shm-usage"],
-    });
+    const browser = await launchChromium();
     t.after(() => browser.close());
     const context = await browser.newContext({ javaScriptEnabled: false });
     const page = await context.newPage();

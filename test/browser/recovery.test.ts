@@ -1,9 +1,8 @@
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { describe, test } from "node:test";
-import { type Browser, chromium, type Page } from "playwright-core";
 import { createUser, testApp } from "../support/app.js";
+import { chromiumSkip, consoleErrors, launchChromium } from "../support/chromium.js";
 import { DIALECTS } from "../support/databases.js";
 import { createLink } from "../pages/helpers.js";
 
@@ -13,58 +12,19 @@ import { createLink } from "../pages/helpers.js";
  * here to prove that forms, redirects, cookies, the CSP and Referrer-Policy work as a person sees them.
  */
 
-const CHROMIUM_PATH = process.env["CHROMIUM_PATH"] ?? "/usr/bin/chromium";
 const SCREENSHOT = "/tmp/rekey-recovery.png";
 const NEW_PASSWORD = "Browser-chosen-Passw0rd";
-const chromiumMissing = !existsSync(CHROMIUM_PATH);
-
-if (chromiumMissing && process.env["CI"] !== "true") {
-  console.warn(
-    `\n*** Chromium not found at ${CHROMIUM_PATH}: browser tests are SKIPPED. Set CHROMIUM_PATH. ***\n`,
-  );
-}
-
-/** In CI a missing browser fails the suite (never a silent skip); elsewhere it skips, loudly. */
-const skipReason: string | false =
-  chromiumMissing && process.env["CI"] !== "true" ? `Chromium not found at ${CHROMIUM_PATH}` : false;
-
-async function launch(): Promise<Browser> {
-  if (chromiumMissing) {
-    throw new Error(`CI=true but Chromium is not at ${CHROMIUM_PATH}: browser tests must run in CI`);
-  }
-  return chromium.launch({
-    executablePath: CHROMIUM_PATH,
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      "--no-first-run",
-    ],
-  });
-}
-
-/** Everything the browser console said: a CSP violation (a blocked stylesheet, say) shows up here. */
-function consoleErrors(page: Page): string[] {
-  const errors: string[] = [];
-  page.on("console", (message) => {
-    if (message.type() === "error") errors.push(message.text());
-  });
-  page.on("pageerror", (error) => errors.push(error.message));
-  return errors;
-}
 
 for (const dialect of DIALECTS) {
   describe(`recovery in Chromium on ${dialect}`, () => {
     test("a person opens an admin link, sets a password, signs in, and the link is used up", {
-      skip: skipReason,
+      skip: chromiumSkip,
     }, async (t) => {
       const rekey = await testApp(t, dialect);
       await rekey.app.listen({ host: "127.0.0.1", port: 0 });
       const origin = `http://127.0.0.1:${(rekey.app.server.address() as AddressInfo).port}`;
       const link = await createLink(rekey, await createUser(rekey, "jdoe", { email: "jane@example.com" }));
-      const browser = await launch();
+      const browser = await launchChromium();
       t.after(() => browser.close());
       const page = await (await browser.newContext()).newPage();
       const errors = consoleErrors(page);

@@ -1,11 +1,10 @@
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { describe, test } from "node:test";
-import { type Browser, chromium, type Page } from "playwright-core";
 import { decodeBase32Secret, totpCodeAt } from "../../src/authenticators/totp.js";
 import { fixedClock } from "../../src/clock.js";
 import { createUser, testApp } from "../support/app.js";
+import { chromiumSkip, consoleErrors, launchChromium } from "../support/chromium.js";
 import { DIALECTS } from "../support/databases.js";
 import { createLink, setPassword } from "../pages/helpers.js";
 
@@ -14,53 +13,15 @@ import { createLink, setPassword } from "../pages/helpers.js";
  * demands its code: the second factor survives a password recovery (authentik-v3.md §3.3.3).
  */
 
-const CHROMIUM_PATH = process.env["CHROMIUM_PATH"] ?? "/usr/bin/chromium";
 const SCREENSHOT = "/tmp/rekey-totp-enrol.png";
 const PASSWORD = "Jane-s-first-Passw0rd";
 const NEW_PASSWORD = "Jane-s-second-Passw0rd";
 const SIX_DIGITS = { digits: 6 as const, period: 30, algorithm: "sha1" as const };
-const chromiumMissing = !existsSync(CHROMIUM_PATH);
-
-if (chromiumMissing && process.env["CI"] !== "true") {
-  console.warn(
-    `\n*** Chromium not found at ${CHROMIUM_PATH}: browser tests are SKIPPED. Set CHROMIUM_PATH. ***\n`,
-  );
-}
-
-/** In CI a missing browser fails the suite (never a silent skip); elsewhere it skips, loudly. */
-const skipReason: string | false =
-  chromiumMissing && process.env["CI"] !== "true" ? `Chromium not found at ${CHROMIUM_PATH}` : false;
-
-async function launch(): Promise<Browser> {
-  if (chromiumMissing) {
-    throw new Error(`CI=true but Chromium is not at ${CHROMIUM_PATH}: browser tests must run in CI`);
-  }
-  return chromium.launch({
-    executablePath: CHROMIUM_PATH,
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      "--no-first-run",
-    ],
-  });
-}
-
-function consoleErrors(page: Page): string[] {
-  const errors: string[] = [];
-  page.on("console", (message) => {
-    if (message.type() === "error") errors.push(message.text());
-  });
-  page.on("pageerror", (error) => errors.push(error.message));
-  return errors;
-}
 
 for (const dialect of DIALECTS) {
   describe(`TOTP enrolment and recovery in Chromium on ${dialect}`, () => {
     test("a person enrols an authenticator app, and a recovery link then demands its code", {
-      skip: skipReason,
+      skip: chromiumSkip,
     }, async (t) => {
       // The server's time is the test's: codes are computed for the instant the server checks them.
       const clock = fixedClock(new Date());
@@ -69,7 +30,7 @@ for (const dialect of DIALECTS) {
       const origin = `http://127.0.0.1:${(rekey.app.server.address() as AddressInfo).port}`;
       const pk = await createUser(rekey, "jdoe", { email: "jane@example.com" });
       await setPassword(rekey, pk, PASSWORD);
-      const browser = await launch();
+      const browser = await launchChromium();
       t.after(() => browser.close());
 
       // Sign in, then follow the account page's link to the enrolment page.
