@@ -8,8 +8,9 @@ export interface Scheduler {
 }
 
 /**
- * Periodic jobs: expired-token cleanup every REKEY_TOKEN_CLEANUP_INTERVAL seconds and the daily purge
- * of expired events. Every replica may run them: each change is a conditional statement, so two
+ * Periodic jobs: expired-token cleanup every REKEY_TOKEN_CLEANUP_INTERVAL seconds, the daily purge
+ * of expired events, and the hourly purge of finished mail, flows, sessions and rate-limit windows
+ * (src/jobs/housekeeping.ts). Every replica may run them: each change is a conditional statement, so two
  * replicas never rotate or delete the same token twice.
  */
 export function startScheduler(deps: CoreDeps, log: FastifyBaseLogger): Scheduler {
@@ -46,10 +47,22 @@ export function startScheduler(deps: CoreDeps, log: FastifyBaseLogger): Schedule
     }
   }
 
+  async function housekeeping(): Promise<void> {
+    try {
+      const purged = await deps.persistence.stores.housekeeping.purge(deps.clock.now());
+      if (Object.values(purged).some((count) => count > 0)) {
+        log.info({ purged }, "finished rows purged");
+      }
+    } catch (error) {
+      log.error({ err: error }, "housekeeping failed");
+    }
+  }
+
   if (interval > 0) {
     timers.push(setInterval(tokenCleanup, interval * 1000));
   }
   timers.push(setInterval(eventPurge, 86_400_000));
+  timers.push(setInterval(housekeeping, 3_600_000));
   for (const timer of timers) {
     timer.unref();
   }
