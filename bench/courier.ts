@@ -1,7 +1,11 @@
-// The courier's throughput from one process: N mails queued in a fresh SQLite database, sent by
-// the real courier to an smtp-server sink on loopback, every status change as in production.
+// The courier's throughput from one process: N mails queued in a fresh database, sent by the real
+// courier to an smtp-server sink on loopback, every status change as in production.
 //
-//   node --import tsx bench/courier.ts [count]      (default 2,000; target ≥ 200 mails/s)
+//   node --import tsx bench/courier.ts [count] [--postgres] [--json]
+//
+// count defaults to 2,000 (target ≥ 200 mails/s). --postgres uses a fresh database on
+// BENCH_POSTGRES_URL instead of a SQLite file. --json prints one JSON line of figures as well (the
+// form `npm run bench` reads when it runs this as a child process).
 import { fork } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import pino from "pino";
@@ -9,12 +13,18 @@ import { openDeps } from "../src/boot.js";
 import { loadConfig } from "../src/config.js";
 import { startCourier } from "../src/mail/courier.js";
 import { enqueueMail } from "../src/mail/outbox.js";
-import { freshSQLite } from "./lib/databases.js";
+import { freshPostgres, freshSQLite } from "./lib/databases.js";
 import { describeMachine, machineLine } from "./lib/report.js";
 
-const count = Number(process.argv[2] ?? 2000);
-if (!Number.isInteger(count) || count <= 0) {
-  process.stderr.write("usage: node --import tsx bench/courier.ts [count]\n");
+const flags = new Set(process.argv.slice(2).filter((arg) => arg.startsWith("--")));
+const positional = process.argv.slice(2).filter((arg) => !arg.startsWith("--"));
+const count = Number(positional[0] ?? 2000);
+if (
+  !Number.isInteger(count) ||
+  count <= 0 ||
+  [...flags].some((flag) => !["--postgres", "--json"].includes(flag))
+) {
+  process.stderr.write("usage: node --import tsx bench/courier.ts [count] [--postgres] [--json]\n");
   process.exit(2);
 }
 
@@ -48,7 +58,12 @@ async function startSink(): Promise<Sink> {
 }
 
 const machine = describeMachine();
-const database = freshSQLite();
+const postgres = flags.has("--postgres") ? await freshPostgres() : null;
+if (postgres !== null && "unreachable" in postgres) {
+  process.stderr.write(`courier: PostgreSQL is unreachable: ${postgres.unreachable}\n`);
+  process.exit(2);
+}
+const database = postgres ?? freshSQLite();
 const sink = await startSink();
 const config = loadConfig({
   REKEY_DATABASE_URL: database.url,
@@ -112,7 +127,7 @@ const leftContent = await deps.db.kysely
 
 process.stdout.write(
   `courier: ${count} mails queued in ${queueSeconds.toFixed(2)} s, sent in ${seconds.toFixed(2)} s: ` +
-    `${(count / seconds).toFixed(0)} mails/s from one process (SQLite; SMTP sink on loopback in its own process; target ≥ 200/s)\n` +
+    `${(count / seconds).toFixed(0)} mails/s from one process (${database.dialect}; SMTP sink on loopback in its own process; target ≥ 200/s)\n` +
     `courier process CPU: ${cpuSeconds.toFixed(2)} s (${((cpuSeconds * 1000) / count).toFixed(2)} ms per mail; ` +
     `${(count / cpuSeconds).toFixed(0)} mails per CPU-second, what one free core would sustain)\n` +
     `checks: ${subjects.length} received, ${unique} distinct, ${Number(events.n)} email_sent events, ` +
@@ -125,4 +140,22 @@ await deps.db.close();
 await database.drop();
 const correct =
   subjects.length === count && unique === count && Number(events.n) === count && Number(leftContent.n) === 0;
+if (flags.has("--json")) {
+  process.stdout.write(
+    `${JSON.stringify({
+      dialect: database.dialect,
+      mails: count,
+      queueSeconds,
+      sendSeconds: seconds,
+      mailsPerSecond: count / seconds,
+      cpuSeconds,
+      received: subjects.length,
+      distinct: unique,
+      emailSentEvents: Number(events.n),
+      rowsHoldingContent: Number(leftContent.n),
+      peakRSSBytes: process.resourceUsage().maxRSS * 1024,
+      correct,
+    })}\n`,
+  );
+}
 process.exit(correct ? 0 : 1);

@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -125,4 +125,38 @@ export function sampleRSS(pid: number): RSSSampler {
       return last !== null && (peak === null || last > peak) ? last : peak;
     },
   };
+}
+
+/** Clock ticks per second of /proc/<pid>/stat's CPU times (100 on every common Linux build). */
+function clockTicks(): number {
+  try {
+    const ticks = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim());
+    return Number.isInteger(ticks) && ticks > 0 ? ticks : 100;
+  } catch {
+    return 100;
+  }
+}
+
+let ticksPerSecond: number | null = null;
+
+/**
+ * CPU seconds (user + system, every thread) the process has used so far; null off Linux. The
+ * difference over a load is what the server spent on it, a figure other processes on a busy
+ * machine disturb far less than requests per second.
+ */
+export function procCPUSeconds(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    ticksPerSecond ??= clockTicks();
+    return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond;
+  } catch {
+    return null;
+  }
+}
+
+/** CPU seconds used between two readings, null when either is missing. */
+export function cpuBetween(before: number | null, after: number | null): number | null {
+  return before === null || after === null ? null : after - before;
 }

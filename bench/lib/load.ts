@@ -1,5 +1,5 @@
 import autocannon from "autocannon";
-import { type ChildServer, sampleRSS } from "./children.js";
+import { type ChildServer, cpuBetween, procCPUSeconds, sampleRSS } from "./children.js";
 import type { BenchContext, Scenario } from "./scenarios.js";
 
 /** The same for every scenario of a run, so figures compare. */
@@ -28,6 +28,8 @@ export interface ScenarioFigures {
   timeouts: number;
   /** Highest VmRSS of the server process while the measured load ran; null off Linux. */
   peakRSSBytes: number | null;
+  /** CPU seconds the server used during the measured load (all its threads); null off Linux. */
+  serverCPUSeconds?: number | null;
   /** One request sent before any load: its answer shows what a failing scenario gets. */
   probe: { status: number; body: string };
   /** Lines the server logged (level warn and above) during warm-up and load, and the last few. */
@@ -103,10 +105,12 @@ export async function runScenario(
     );
   }
   const sampler = sampleRSS(server.pid);
+  const cpuBefore = procCPUSeconds(server.pid);
   const result = await autocannon(
     autocannonOptions(scenario, context, nextSequence, settings.durationSeconds, settings.connections),
   );
   const peakRSSBytes = sampler.stop();
+  const serverCPUSeconds = cpuBetween(cpuBefore, procCPUSeconds(server.pid));
   const logged = server.lineCount() - linesBefore;
   return {
     name: scenario.name,
@@ -126,6 +130,7 @@ export async function runScenario(
     errors: result.errors,
     timeouts: result.timeouts,
     peakRSSBytes,
+    serverCPUSeconds,
     probe: probed,
     serverLogLineCount: logged,
     serverLogTail: logged === 0 ? [] : server.lines.slice(-Math.min(logged, 5)),

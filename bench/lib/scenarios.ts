@@ -11,8 +11,10 @@ export interface BenchContext {
 export type BenchMethod = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
 
 /**
- * One load to measure. A new scenario (recovery link create+consume, login, TOTP) is one more entry
- * in SCENARIOS; the runner gives every entry the same duration, connections and report columns.
+ * One load of single requests to measure. Operations of several chained requests (recovery link
+ * create + consume, admin code create + redeem, login, TOTP step-up) are flows instead
+ * (bench/lib/flows.ts, bench/lib/flow-scenarios.ts); the runner gives every entry of either kind the
+ * same duration, connections and report columns.
  */
 export interface Scenario {
   /** Shown in the table and written as the key of its figures. */
@@ -38,11 +40,23 @@ function bearerJSON(context: BenchContext): Record<string, string> {
   return { ...bearer(context), "content-type": "application/json" };
 }
 
-/** The name of the scenario every ratio is taken against. */
+/** The name of the scenario every API ratio is taken against. */
 export const BARE_SCENARIO = "bare route GET";
+/** The name of the hash-bound limit: one argon2id verify with Rekey's parameters (login's ratio). */
+export const ARGON2_SCENARIO = "bare argon2id verify";
+/** The password the argon2 limit route (bench/bare.ts) holds the hash of; logins in the bench use it too. */
+export const ARGON2_LIMIT_PASSWORD = "bench-limit-password-1";
 
 export const SCENARIOS: readonly Scenario[] = [
   { name: BARE_SCENARIO, server: "bare", method: "GET", path: "/", headers: () => ({}) },
+  {
+    name: ARGON2_SCENARIO,
+    server: "bare",
+    method: "POST",
+    path: "/argon2",
+    headers: () => ({ "content-type": "application/json" }),
+    body: JSON.stringify({ password: ARGON2_LIMIT_PASSWORD }),
+  },
   {
     name: "GET /core/users/me/",
     server: "rekey",
