@@ -2,17 +2,21 @@
 // `npm test`: every *.test.ts under src/ and test/, through node:test and tsx, on SQLite and on
 // PostgreSQL. Without REKEY_TEST_POSTGRES_URL it looks for the local server (127.0.0.1:5432, user
 // postgres) and makes a fresh database there; with CI=true a missing PostgreSQL is a failure.
+// `--reliability` (`npm run test:reliability`) runs the slow reliability suite instead: every
+// *.reliability.ts under test/reliability/, one file at a time (they start real servers, kill them
+// and time their recovery, so two files side by side would only slow each other down). Their fast
+// variants are ordinary *.test.ts files there and run with everything else.
 import { spawnSync } from "node:child_process";
 import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import pg from "pg";
 
-function findTests(dir) {
+function findTests(dir, suffix) {
   const found = [];
   for (const entry of readdirSync(dir)) {
     const path = join(dir, entry);
-    if (statSync(path).isDirectory()) found.push(...findTests(path));
-    else if (entry.endsWith(".test.ts")) found.push(path);
+    if (statSync(path).isDirectory()) found.push(...findTests(path, suffix));
+    else if (entry.endsWith(suffix)) found.push(path);
   }
   return found;
 }
@@ -39,6 +43,19 @@ async function dropDatabase(base, name) {
   await client.end();
 }
 
+const args = process.argv.slice(2);
+const reliability = args.includes("--reliability");
+const pattern = args.filter((arg) => arg !== "--reliability");
+const candidates = reliability
+  ? findTests(join("test", "reliability"), ".reliability.ts")
+  : findTests("src", ".test.ts").concat(findTests("test", ".test.ts"));
+const files = candidates
+  .filter((file) => pattern.length === 0 || pattern.some((part) => file.includes(part)))
+  .sort();
+if (files.length === 0) {
+  console.error(`no test file matches ${JSON.stringify(pattern)}`);
+  process.exit(1);
+}
 const env = { ...process.env };
 let created = null;
 if (env.REKEY_TEST_POSTGRES_URL === undefined) {
@@ -57,15 +74,15 @@ if (env.REKEY_TEST_POSTGRES_URL === undefined) {
   }
 }
 
-const pattern = process.argv.slice(2);
-const files = findTests("src")
-  .concat(findTests("test"))
-  .filter((file) => pattern.length === 0 || pattern.some((part) => file.includes(part)))
-  .sort();
-const result = spawnSync(process.execPath, ["--import", "tsx", "--test", "--test-concurrency=2", ...files], {
-  stdio: "inherit",
-  env,
-});
+const concurrency = reliability ? 1 : 2;
+const result = spawnSync(
+  process.execPath,
+  ["--import", "tsx", "--test", `--test-concurrency=${concurrency}`, ...files],
+  {
+    stdio: "inherit",
+    env,
+  },
+);
 if (created !== null) {
   await dropDatabase(created.base, created.name).catch((error) =>
     console.warn(`could not drop ${created.name}: ${error.message}`),

@@ -1,5 +1,11 @@
 import swagger from "@fastify/swagger";
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOptions } from "fastify";
+import { STATUS_CODES } from "node:http";
+import Fastify, {
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyServerOptions,
+} from "fastify";
 import type { ApiDeps } from "./api/authentik/deps.js";
 import { isDateTime } from "./api/authentik/format.js";
 import { registerOpenAPIRoutes } from "./api/authentik/openapi.js";
@@ -63,8 +69,18 @@ export async function buildApp(
   app.decorateRequest("user", null);
   app.decorateRequest("bodyAbsent", false);
   app.decorateRequest("bodyError", null);
-  app.addHook("onRequest", async function resolveTenant(request) {
-    request.tenant = await deps.tenantResolver.resolve(request.host);
+  // Callback style, not async: every request runs it, and on a cache hit it needs no promise at all.
+  app.addHook("onRequest", function resolveTenant(request, _reply, done) {
+    const cached = deps.tenantResolver.cached(request.host);
+    if (cached !== null) {
+      request.tenant = cached;
+      done();
+      return;
+    }
+    deps.tenantResolver.resolve(request.host).then((tenant) => {
+      request.tenant = tenant;
+      done();
+    }, done);
   });
 
   await app.register(swagger, {
@@ -97,6 +113,25 @@ export async function buildApp(
       .header("content-type", "application/json")
       .header("ory-error-id", "")
       .send(Buffer.from(JSON.stringify(body)));
+  });
+  // What fails before a plugin's own handlers run reaches this root handler: chiefly the 404 route
+  // parsing the body of a path that does not exist (an unparseable Content-Type gave Fastify's own
+  // 415 body). A missing path stays its dialect's 404; anything else keeps its status, in the dialect.
+  app.setErrorHandler(async function rootErrorHandler(error: FastifyError, request, reply) {
+    const status = request.is404 ? 404 : (error.statusCode ?? 500) >= 500 ? 500 : (error.statusCode ?? 500);
+    if (status === 500) request.log.error({ err: error }, "unhandled error");
+    const text =
+      status === 404 ? "The requested resource could not be found" : status === 500 ? "" : error.message;
+    const body = request.url.startsWith("/api/v3/")
+      ? { detail: status === 404 ? "Not found." : text || "A server error occurred." }
+      : {
+          error: {
+            code: status,
+            status: STATUS_CODES[status] ?? "Error",
+            message: text || "An internal server error occurred.",
+          },
+        };
+    return reply.code(status).type("application/json").send(body);
   });
   return app;
 }

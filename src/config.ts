@@ -27,6 +27,7 @@ export interface Config {
   tokenCleanupIntervalSeconds: number;
   sessionLifetimeSeconds: number;
   mailRetryBackoffSeconds: number;
+  mailLeaseSeconds: number;
   sessionIdleTimeoutSeconds: number;
   databasePoolSize: number;
   logLevel: string;
@@ -129,6 +130,11 @@ export const SETTINGS: readonly SettingInfo[] = [
     name: "REKEY_MAIL_RETRY_BACKOFF",
     default: "15",
     meaning: "seconds before the first mail retry; doubles each attempt, 6 attempts",
+  },
+  {
+    name: "REKEY_MAIL_LEASE",
+    default: "300",
+    meaning: "seconds a courier holds a claimed mail; after a crash, another takes it over then",
   },
   { name: "REKEY_SESSION_LIFETIME", default: "86400", meaning: "seconds a login session lives at most" },
   {
@@ -289,6 +295,7 @@ export function loadConfig(env: Env): Config {
       .filter((entry) => entry !== ""),
     tokenCleanupIntervalSeconds: integer(env, "REKEY_TOKEN_CLEANUP_INTERVAL", 300, 0, 86_400),
     mailRetryBackoffSeconds: integer(env, "REKEY_MAIL_RETRY_BACKOFF", 15, 1, 86_400),
+    mailLeaseSeconds: integer(env, "REKEY_MAIL_LEASE", 300, 1, 86_400),
     sessionLifetimeSeconds: integer(env, "REKEY_SESSION_LIFETIME", 86_400, 60, 31_536_000),
     sessionIdleTimeoutSeconds: integer(env, "REKEY_SESSION_IDLE_TIMEOUT", 3_600, 60, 31_536_000),
     databasePoolSize: integer(env, "REKEY_DATABASE_POOL_SIZE", 10, 1, 1000),

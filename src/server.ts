@@ -22,7 +22,10 @@ export async function serve(config: Config): Promise<void> {
   const app = await buildApp(deps, { logger: loggerOptions(config.logLevel) });
   const scheduler = startScheduler(deps, app.log);
   // Every replica runs a courier: claims use FOR UPDATE SKIP LOCKED, so none sends a mail twice.
-  const courier = startCourier(deps, app.log, { backoffMs: config.mailRetryBackoffSeconds * 1000 });
+  const courier = startCourier(deps, app.log, {
+    backoffMs: config.mailRetryBackoffSeconds * 1000,
+    leaseMs: config.mailLeaseSeconds * 1000,
+  });
   await app.listen({ host: config.listenHost, port: config.listenPort });
   logger.info({ database: deps.db.dialect, publicURL: config.publicURL.href }, "rekey is serving");
 

@@ -2,6 +2,7 @@ import type { CoreDeps } from "../deps.js";
 import type { Stores } from "../db/stores.js";
 import { type Audit, recordEvent } from "../events/service.js";
 import type { ModelRef } from "../events/store.js";
+import type { Session } from "../sessions/store.js";
 import type { User } from "../users/store.js";
 import type { StaticDevice, TOTPAlgorithm, TOTPDevice } from "./store.js";
 import { acceptTOTPCode, createTOTPKeyURI } from "./totp.js";
@@ -105,6 +106,36 @@ export function normaliseBackupCode(text: string): string {
   return text.toLowerCase().replace(/[\s-]/g, "");
 }
 
+/** A fresh set of BACKUP_CODE_COUNT codes, in clear: to be shown once and stored only as HMACs. */
+export function generateBackupCodes(deps: Pick<CoreDeps, "random">): string[] {
+  return Array.from({ length: BACKUP_CODE_COUNT }, () => generateBackupCode(deps));
+}
+
+/**
+ * Replaces the user's backup codes with `codes` (stored as HMACs) through `stores`, the caller's
+ * transaction: every earlier set is deleted (`model_deleted`), the new one recorded (`model_created`).
+ */
+export async function replaceBackupCodes(
+  deps: Pick<CoreDeps, "clock" | "backupCodeHMAC" | "random">,
+  stores: Stores,
+  audit: Audit,
+  user: User,
+  codes: readonly string[],
+  options?: { name?: string },
+): Promise<StaticDevice> {
+  for (const old of await stores.staticDevices.userStaticDevices(audit.tenantId, user.id)) {
+    await stores.staticDevices.deleteStaticDevice(audit.tenantId, old.id);
+    await recordEvent(deps, stores.events, audit, "model_deleted", { model: staticRef(old) });
+  }
+  const device = await stores.staticDevices.createStaticDevice(
+    { tenantId: audit.tenantId, userId: user.id, name: options?.name ?? "Backup codes" },
+    codes.map((code) => deps.backupCodeHMAC.digest(code)),
+    deps.clock.now(),
+  );
+  await recordEvent(deps, stores.events, audit, "model_created", { model: staticRef(device) });
+  return device;
+}
+
 /**
  * Issues a fresh set of backup codes (replacing any earlier set), stored as HMACs. The codes are
  * returned once, to be shown once.
@@ -115,18 +146,9 @@ export async function regenerateBackupCodes(
   user: User,
   options?: { name?: string },
 ): Promise<{ device: StaticDevice; codes: string[] }> {
-  const codes = Array.from({ length: BACKUP_CODE_COUNT }, () => generateBackupCode(deps));
+  const codes = generateBackupCodes(deps);
   return deps.persistence.transaction(async (stores) => {
-    for (const old of await stores.staticDevices.userStaticDevices(audit.tenantId, user.id)) {
-      await stores.staticDevices.deleteStaticDevice(audit.tenantId, old.id);
-      await recordEvent(deps, stores.events, audit, "model_deleted", { model: staticRef(old) });
-    }
-    const device = await stores.staticDevices.createStaticDevice(
-      { tenantId: audit.tenantId, userId: user.id, name: options?.name ?? "Backup codes" },
-      codes.map((code) => deps.backupCodeHMAC.digest(code)),
-      deps.clock.now(),
-    );
-    await recordEvent(deps, stores.events, audit, "model_created", { model: staticRef(device) });
+    const device = await replaceBackupCodes(deps, stores, audit, user, codes, options);
     return { device, codes };
   });
 }
@@ -170,6 +192,19 @@ export async function secondFactorsOf(
 
 export function hasAnyFactor(factors: SecondFactors): boolean {
   return factors.totp.length > 0 || factors.backupCodes.length > 0;
+}
+
+/**
+ * Whether a session may set up or replace its user's second factors: always at aal2; at aal1 only
+ * while the user has none. Otherwise whoever learned the password (or read the mailbox) could add
+ * their own authenticator app or codes and lock the owner's factors out of the way. A recovery
+ * that reset the factors leaves none, so the recovered user can enrol again at once.
+ */
+export async function mayChangeSecondFactors(stores: Stores, session: Session): Promise<boolean> {
+  if (session.aal === "aal2") {
+    return true;
+  }
+  return !hasAnyFactor(await secondFactorsOf(stores, session.tenantId, session.userId));
 }
 
 /** Checks a second-factor code: a TOTP code first, else a backup code. Returns the method that accepted it. */

@@ -1,9 +1,12 @@
 import { type Kysely, type Selectable, sql } from "kysely";
 import { applyListQuery, applySearch, type ListQuery, type Page } from "../db/listing.js";
-import type { Database, StaticDeviceTable, TOTPDeviceTable } from "../db/schema.js";
+import type { Database, SettingsFlowSecretTable, StaticDeviceTable, TOTPDeviceTable } from "../db/schema.js";
 import type {
   DeviceField,
   DeviceFilters,
+  SettingsSecret,
+  SettingsSecretKind,
+  SettingsSecretStore,
   StaticDevice,
   StaticDeviceStore,
   TOTPAlgorithm,
@@ -236,6 +239,66 @@ export function sqlStaticDeviceStore(db: Kysely<Database>): StaticDeviceStore {
         .where("used_at", "is", null)
         .executeTakeFirst();
       return Number(result.numUpdatedRows) === 1;
+    },
+  };
+}
+
+function toSettingsSecret(row: Selectable<SettingsFlowSecretTable>): SettingsSecret {
+  return {
+    tenantId: row.tenant_id,
+    flowId: row.flow_id,
+    kind: row.kind as SettingsSecretKind,
+    secretSealed: row.secret_sealed,
+    secretSecretIndex: row.secret_secret_index,
+  };
+}
+
+export function sqlSettingsSecretStore(db: Kysely<Database>): SettingsSecretStore {
+  async function find(tenantId: string, flowId: string, kind: SettingsSecretKind) {
+    const row = await db
+      .selectFrom("settings_flow_secret")
+      .selectAll()
+      .where("tenant_id", "=", tenantId)
+      .where("flow_id", "=", flowId)
+      .where("kind", "=", kind)
+      .executeTakeFirst();
+    return row === undefined ? null : toSettingsSecret(row);
+  }
+  return {
+    async putSettingsSecret(secret, now, options) {
+      const values = {
+        flow_id: secret.flowId,
+        kind: secret.kind,
+        tenant_id: secret.tenantId,
+        secret_sealed: secret.secretSealed,
+        secret_secret_index: secret.secretSecretIndex,
+        created_at: now.getTime(),
+      };
+      await db
+        .insertInto("settings_flow_secret")
+        .values(values)
+        .onConflict((oc) =>
+          options?.replace === true
+            ? oc.columns(["flow_id", "kind"]).doUpdateSet({
+                secret_sealed: values.secret_sealed,
+                secret_secret_index: values.secret_secret_index,
+                created_at: values.created_at,
+              })
+            : oc.columns(["flow_id", "kind"]).doNothing(),
+        )
+        .execute();
+      return (await find(secret.tenantId, secret.flowId, secret.kind)) ?? secret;
+    },
+    findSettingsSecret: find,
+    async takeSettingsSecret(tenantId, flowId, kind) {
+      const row = await db
+        .deleteFrom("settings_flow_secret")
+        .where("tenant_id", "=", tenantId)
+        .where("flow_id", "=", flowId)
+        .where("kind", "=", kind)
+        .returningAll()
+        .executeTakeFirst();
+      return row === undefined ? null : toSettingsSecret(row);
     },
   };
 }

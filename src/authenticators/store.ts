@@ -84,3 +84,41 @@ export interface StaticDeviceStore {
    */
   useStaticToken(tenantId: string, userId: number, candidates: string[], now: Date): Promise<boolean>;
 }
+
+/** What a settings flow holds between requests: the TOTP secret being enrolled, or unconfirmed backup codes. */
+export type SettingsSecretKind = "totp" | "lookup_secret";
+
+export interface SettingsSecret {
+  tenantId: string;
+  flowId: string;
+  kind: SettingsSecretKind;
+  /** Sealed under the server secret (SecretBox), never in clear. */
+  secretSealed: string;
+  secretSecretIndex: number;
+}
+
+export interface SettingsSecretStore {
+  /**
+   * Stores the flow's secret of `kind` unless it already has one (`replace` overwrites it); returns
+   * the stored one, so concurrent first renders of a flow agree on one TOTP secret.
+   */
+  putSettingsSecret(
+    secret: SettingsSecret,
+    now: Date,
+    options?: { replace?: boolean },
+  ): Promise<SettingsSecret>;
+  findSettingsSecret(
+    tenantId: string,
+    flowId: string,
+    kind: SettingsSecretKind,
+  ): Promise<SettingsSecret | null>;
+  /**
+   * Deletes the flow's secret of `kind` and returns it; null when there was none. Reading and
+   * deleting are one statement, so of concurrent confirmations exactly one gets the secret.
+   */
+  takeSettingsSecret(
+    tenantId: string,
+    flowId: string,
+    kind: SettingsSecretKind,
+  ): Promise<SettingsSecret | null>;
+}

@@ -11,6 +11,10 @@ export class ChangeFeed {
   private readonly listeners: (() => void)[] = [];
   private notifier: pg.Pool | null = null;
   private listener: pg.Client | null = null;
+  private databaseURL: string | null = null;
+  private reconnectTimer: NodeJS.Timeout | null = null;
+  private retryDelayMs = 1000;
+  private closed = false;
 
   subscribe(listener: () => void): void {
     this.listeners.push(listener);
@@ -24,21 +28,52 @@ export class ChangeFeed {
     });
   }
 
-  /** On PostgreSQL: listen for other replicas' changes on a connection of its own. */
+  /**
+   * On PostgreSQL: listen for other replicas' changes on a connection of its own. A lost connection
+   * is re-opened with a growing delay (1 s up to 30 s); since notices may have been missed meanwhile,
+   * every cache is flushed once it is back.
+   */
   async listen(databaseURL: string): Promise<void> {
+    this.databaseURL = databaseURL;
     this.notifier = new pg.Pool({ connectionString: databaseURL, max: 1 });
-    this.listener = new pg.Client({ connectionString: databaseURL });
-    this.listener.on("notification", () => this.fire());
-    this.listener.on("error", () => {
-      // A broken listener leaves the TTLs in charge; the server keeps serving.
+    this.notifier.on("error", () => {
+      // pg drops the broken idle connection; the next NOTIFY opens a new one.
     });
-    await this.listener.connect();
-    await this.listener.query(`LISTEN ${ChangeFeed.CHANNEL}`);
+    await this.connectListener();
   }
 
   async close(): Promise<void> {
+    this.closed = true;
+    if (this.reconnectTimer !== null) clearTimeout(this.reconnectTimer);
     await this.listener?.end().catch(() => {});
     await this.notifier?.end().catch(() => {});
+  }
+
+  private async connectListener(): Promise<void> {
+    const listener = new pg.Client({ connectionString: this.databaseURL ?? undefined });
+    this.listener = listener;
+    listener.on("notification", () => this.fire());
+    // A broken listener leaves the TTLs in charge until it is back; the server keeps serving.
+    listener.on("error", () => this.reconnectLater(listener));
+    listener.on("end", () => this.reconnectLater(listener));
+    await listener.connect();
+    await listener.query(`LISTEN ${ChangeFeed.CHANNEL}`);
+    this.retryDelayMs = 1000;
+  }
+
+  private reconnectLater(broken: pg.Client): void {
+    if (this.closed || this.listener !== broken || this.reconnectTimer !== null) return;
+    broken.end().catch(() => {});
+    const delay = this.retryDelayMs;
+    this.retryDelayMs = Math.min(delay * 2, 30_000);
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = null;
+      this.connectListener().then(
+        () => this.fire(),
+        () => this.reconnectLater(this.listener ?? broken),
+      );
+    }, delay);
+    this.reconnectTimer.unref();
   }
 
   private fire(): void {

@@ -4,6 +4,9 @@ import { foundation } from "./migrations/001_foundation.js";
 import { recovery } from "./migrations/002_recovery.js";
 import { kratosFlows } from "./migrations/003_kratos_flows.js";
 import { authenticators } from "./migrations/004_authenticators.js";
+import { sessionDevices } from "./migrations/005_session_devices.js";
+import { settingsMFA } from "./migrations/007_settings_mfa.js";
+import { scaleIndexes } from "./migrations/008_scale_indexes.js";
 
 /** Every migration, in order. One per change; a dialect branch only where the SQL really differs. */
 function migrations(db: DB): Record<string, Migration> {
@@ -12,6 +15,9 @@ function migrations(db: DB): Record<string, Migration> {
     "002_recovery": recovery(db.dialect),
     "003_kratos_flows": kratosFlows(db.dialect),
     "004_authenticators": authenticators(db.dialect),
+    "005_session_devices": sessionDevices(db.dialect),
+    "007_settings_mfa": settingsMFA(db.dialect),
+    "008_scale_indexes": scaleIndexes(),
   };
 }
 

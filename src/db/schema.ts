@@ -223,6 +223,10 @@ export interface SessionTable {
   expires_at: number;
   last_seen_at: number;
   revoked_at: number | null;
+  /** 005_session_devices: null for sessions issued before it. */
+  device_id: string | null;
+  ip_address: string | null;
+  user_agent: string | null;
 }
 
 export interface RateLimitTable {
@@ -271,6 +275,15 @@ export interface StaticTokenTable {
   used_at: number | null;
 }
 
+export interface SettingsFlowSecretTable {
+  flow_id: string;
+  kind: string;
+  tenant_id: string;
+  secret_sealed: string;
+  secret_secret_index: number;
+  created_at: number;
+}
+
 export interface Database {
   tenant: TenantTable;
   domain: DomainTable;
@@ -291,4 +304,5 @@ export interface Database {
   totp_device: TOTPDeviceTable;
   static_device: StaticDeviceTable;
   static_token: StaticTokenTable;
+  settings_flow_secret: SettingsFlowSecretTable;
 }

@@ -1,6 +1,11 @@
 import type { Kysely } from "kysely";
-import { sqlStaticDeviceStore, sqlTOTPDeviceStore } from "../authenticators/store.sql.js";
-import type { StaticDeviceStore, TOTPDeviceStore } from "../authenticators/store.js";
+import {
+  sqlSettingsSecretStore,
+  sqlStaticDeviceStore,
+  sqlTOTPDeviceStore,
+} from "../authenticators/store.sql.js";
+import type { SettingsSecretStore, StaticDeviceStore, TOTPDeviceStore } from "../authenticators/store.js";
+import { type HousekeepingStore, sqlHousekeepingStore } from "../jobs/housekeeping.js";
 import { sqlEventStore } from "../events/store.sql.js";
 import type { EventStore } from "../events/store.js";
 import { sqlEmailStageStore } from "../mail/stages/store.sql.js";
@@ -46,6 +51,8 @@ export interface Stores {
   settingsFlows: SettingsFlowStore;
   totpDevices: TOTPDeviceStore;
   staticDevices: StaticDeviceStore;
+  settingsSecrets: SettingsSecretStore;
+  housekeeping: HousekeepingStore;
 }
 
 export function storesOn(executor: Kysely<Database>, dialect: Dialect): Stores {
@@ -65,6 +72,8 @@ export function storesOn(executor: Kysely<Database>, dialect: Dialect): Stores {
     settingsFlows: sqlSettingsFlowStore(executor),
     totpDevices: sqlTOTPDeviceStore(executor),
     staticDevices: sqlStaticDeviceStore(executor),
+    settingsSecrets: sqlSettingsSecretStore(executor),
+    housekeeping: sqlHousekeepingStore(executor),
   };
 }
 
@@ -131,7 +140,7 @@ export function persistenceOn(db: DB, changes: ChangeFeed): Persistence {
     stores: storesWatched(db.kysely, db.dialect, () => changes.changed()),
     async transaction(work) {
       let dirty = false;
-      const result = await db.kysely.transaction().execute((trx) =>
+      const result = await db.transaction((trx) =>
         work(
           storesWatched(trx, db.dialect, () => {
             dirty = true;

@@ -1,4 +1,5 @@
-import type { Kysely, Selectable } from "kysely";
+import type { Insertable, Kysely, Selectable } from "kysely";
+import { insertRow } from "../db/database.js";
 import { applyListQuery, applySearch, likePattern, type ListQuery, type Page } from "../db/listing.js";
 import type { Database, EventTable } from "../db/schema.js";
 import type { Actor, AuditEvent, EventApp, EventAction, EventField, EventStore, ModelRef } from "./store.js";
@@ -30,24 +31,21 @@ export function sqlEventStore(db: Kysely<Database>): EventStore {
   return {
     async recordEvent(event) {
       const model = (event.context["model"] ?? null) as ModelRef | null;
-      await db
-        .insertInto("event")
-        .values({
-          id: event.id,
-          tenant_id: event.tenantId,
-          action: event.action,
-          app: event.app,
-          actor: JSON.stringify(event.actor),
-          username: event.actor.username,
-          context: JSON.stringify(event.context),
-          client_ip: event.clientIP,
-          model_app: model?.app ?? null,
-          model_name: model?.model_name ?? null,
-          model_pk: model === null ? null : String(model.pk),
-          created: event.created.getTime(),
-          expires: event.expires.getTime(),
-        })
-        .execute();
+      await insertRow(db, "event", {
+        id: event.id,
+        tenant_id: event.tenantId,
+        action: event.action,
+        app: event.app,
+        actor: JSON.stringify(event.actor),
+        username: event.actor.username,
+        context: JSON.stringify(event.context),
+        client_ip: event.clientIP,
+        model_app: model?.app ?? null,
+        model_name: model?.model_name ?? null,
+        model_pk: model === null ? null : String(model.pk),
+        created: event.created.getTime(),
+        expires: event.expires.getTime(),
+      } satisfies Insertable<EventTable>);
     },
     async findEvent(tenantId, id) {
       const row = await db

@@ -1,6 +1,13 @@
 import type { CoreDeps } from "../deps.js";
 import type { OutboxStore } from "./store.js";
-import { type MailMessage, renderMail } from "./templates/index.js";
+import {
+  type MailMessage,
+  type RecoveryMailContext,
+  type RenderedMail,
+  renderMail,
+  type TemplateData,
+  templateDataOf,
+} from "./templates/index.js";
 
 export interface MailToSend {
   tenantId: string;
@@ -8,6 +15,23 @@ export interface MailToSend {
   message: MailMessage;
   /** The email stage whose SMTP settings and sender apply; null for REKEY_SMTP_URL and REKEY_EMAIL_FROM. */
   emailStageId: string | null;
+  /** A Kratos recovery mail's context, kept as its template data (kratos.md §3.7). */
+  context?: RecoveryMailContext;
+}
+
+/** What the outbox seals per message: the rendered mail and, for Kratos mails, its template data. */
+export interface MailContent extends RenderedMail {
+  templateData: TemplateData | null;
+}
+
+/** The sealed content of a queued message; null once sent (or when no secret opens it). */
+export function openMailContent(
+  deps: Pick<CoreDeps, "mailContent">,
+  sealed: string | null,
+  secretIndex: number | null,
+): MailContent | null {
+  const json = sealed === null ? null : deps.mailContent.open(sealed, secretIndex ?? 0);
+  return json === null ? null : (JSON.parse(json) as MailContent);
 }
 
 /**
@@ -34,7 +58,11 @@ export async function enqueueMail(
   mail: MailToSend,
 ): Promise<string> {
   const rendered = renderMail(mail.message, { title: deps.config.brandTitle });
-  const sealed = deps.mailContent.seal(JSON.stringify(rendered));
+  const templateData =
+    mail.context === undefined ? null : templateDataOf(mail.message, mail.to.address, mail.context);
+  // Template data may hold whatever a client put in `transient_payload`: it is sealed with the mail.
+  const content: MailContent = { ...rendered, templateData };
+  const sealed = deps.mailContent.seal(JSON.stringify(content));
   const id = deps.random.uuid();
   await outbox.enqueueMail(
     {

@@ -92,6 +92,14 @@ function settingsKey(settings: SMTPSettings): string {
 }
 
 /**
+ * Errors of connections that never opened. nodemailer's pool (7.x) answers such a failure to the one
+ * message waiting on it but keeps the dead connection in its slot, busy, for good: after
+ * `maxConnections` of them (an SMTP outage) every later message waits in its queue forever, and the
+ * courier's cycle with it. A transport that saw one is retired (see `send`).
+ */
+const connectFailures = new WeakSet<Error>();
+
+/**
  * Opens the TCP connection for nodemailer with Nagle's algorithm off. nodemailer writes each SMTP
  * command on its own, and with Nagle on every command after the first waits for the server's
  * delayed ACK: about 40 ms per message even on loopback (20 mails/s on one connection, 400 without).
@@ -109,6 +117,7 @@ function connectWithoutDelay(settings: SMTPSettings) {
     }, settings.timeoutMs);
     function failed(error: Error): void {
       clearTimeout(timer);
+      connectFailures.add(error);
       callback(error);
     }
     socket.once("error", failed);
@@ -160,7 +169,19 @@ export function smtpTransports(options?: { maxConnections?: number }): SMTPTrans
 
   return {
     async send(settings, mail) {
-      await transportFor(settings).sendMail(mail);
+      const transport = transportFor(settings);
+      try {
+        await transport.sendMail(mail);
+      } catch (error) {
+        if (error instanceof Error && connectFailures.has(error)) {
+          // Closing fails the messages queued behind the dead slots (the courier retries them later)
+          // and lets the ones in flight finish; the next send gets a fresh pool.
+          const key = settingsKey(settings);
+          if (transports.get(key) === transport) transports.delete(key);
+          transport.close();
+        }
+        throw error;
+      }
     },
     close() {
       for (const transport of transports.values()) {

@@ -6,14 +6,14 @@ import {
   confirmTOTPDevice,
   createTOTPDevice,
   LOW_BACKUP_CODES,
+  mayChangeSecondFactors,
   regenerateBackupCodes,
 } from "../authenticators/service.js";
 import type { TOTPDevice } from "../authenticators/store.js";
 import { createTOTPKeyURI, encodeBase32 } from "../authenticators/totp.js";
 import type { Audit } from "../events/service.js";
-import { resumeSession } from "../sessions/service.js";
 import type { User } from "../users/store.js";
-import { SESSION_COOKIE } from "./cookies.js";
+import { pageSession, stepUpNeeded, stepUpPage } from "./authenticators.stepup.js";
 import { CSRF_FIELD, issueCSRFToken, verifyCSRFToken } from "./csrf.js";
 import { type HTML, html } from "./html.js";
 import { layout, messageBlock } from "./layout.js";
@@ -66,17 +66,28 @@ function backupCodesLow(count: number): Message {
   };
 }
 
-/** The signed-in user behind `rekey_session`, or null (no cookie, an ended session, an API session). */
-async function signedInUser(deps: AppDeps, request: FastifyRequest): Promise<User | null> {
-  const token = request.cookies[SESSION_COOKIE];
-  if (token === undefined || token === "") {
-    return null;
+/**
+ * The user behind `rekey_session` if this session may change their second factors; otherwise the
+ * answer already sent: the sign-in page without a session, the step-up page below aal2.
+ */
+async function enrollingUser(
+  deps: AppDeps,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  path: string,
+): Promise<User | FastifyReply> {
+  const signedIn = await pageSession(deps, request);
+  if (signedIn === null) {
+    return seeOther(reply, PATHS.login);
   }
-  const session = await resumeSession(deps, deps.persistence.stores, request.tenant.id, token);
-  if (session === null || session.kind !== "browser") {
-    return null;
+  if (!(await mayChangeSecondFactors(deps.persistence.stores, signedIn.session))) {
+    return stepUpNeeded(deps, reply, path);
   }
-  return deps.persistence.stores.users.findUser(request.tenant.id, session.userId);
+  return signedIn.user;
+}
+
+function isReply(value: User | FastifyReply): value is FastifyReply {
+  return !("username" in value);
 }
 
 /** Events of these pages name the signed-in user as the actor. */
@@ -178,10 +189,11 @@ const GenerateForm = Type.Object({ csrf_token: Type.String() });
 
 export function authenticatorPages(app: PagesApp, deps: AppDeps): void {
   const stores = deps.persistence.stores;
+  stepUpPage(app, deps, [ENROL_PATHS.totp, ENROL_PATHS.backupCodes]);
 
   app.get(ENROL_PATHS.totp, { schema: { hide: true } }, async function showTOTPEnrolment(request, reply) {
-    const user = await signedInUser(deps, request);
-    if (user === null) return seeOther(reply, PATHS.login);
+    const user = await enrollingUser(deps, request, reply, ENROL_PATHS.totp);
+    if (isReply(user)) return user;
     return renderEnrolment(deps, request, reply, user, await pendingEnrolment(deps, request, user), []);
   });
 
@@ -193,8 +205,8 @@ export function authenticatorPages(app: PagesApp, deps: AppDeps): void {
       preHandler: [verifyCSRFToken, rejectInvalidForm],
     },
     async function confirmTOTPEnrolment(request, reply) {
-      const user = await signedInUser(deps, request);
-      if (user === null) return seeOther(reply, PATHS.login);
+      const user = await enrollingUser(deps, request, reply, ENROL_PATHS.totp);
+      if (isReply(user)) return user;
       const id = /^\d{1,9}$/.test(request.body.device ?? "") ? Number(request.body.device) : null;
       const device = id === null ? null : await stores.totpDevices.findTOTPDevice(user.tenantId, id);
       const sealed =
@@ -226,14 +238,16 @@ export function authenticatorPages(app: PagesApp, deps: AppDeps): void {
     ENROL_PATHS.backupCodes,
     { schema: { hide: true } },
     async function showBackupCodes(request, reply) {
-      const user = await signedInUser(deps, request);
-      if (user === null) return seeOther(reply, PATHS.login);
+      const user = await enrollingUser(deps, request, reply, ENROL_PATHS.backupCodes);
+      if (isReply(user)) return user;
       const sets = await stores.staticDevices.userStaticDevices(user.tenantId, user.id);
       const left = sets.reduce((sum, set) => sum + set.unusedCount, 0);
       const body = html`<p>${TEXT.backupExplained.text}</p>
 ${postForm(ENROL_PATHS.backupCodes, issueCSRFToken(deps, request, reply), html``, TEXT.backupGenerate)}
 ${link(PATHS.user, TEXT.backToAccount)}`;
-      const messages = sets.length === 0 ? [] : [backupCodesLeft(left)];
+      const low = sets.length > 0 && left <= LOW_BACKUP_CODES;
+      const messages =
+        sets.length === 0 ? [] : [backupCodesLeft(left), ...(low ? [backupCodesLow(left)] : [])];
       return sendPage(
         reply,
         200,
@@ -250,8 +264,8 @@ ${link(PATHS.user, TEXT.backToAccount)}`;
       preHandler: [verifyCSRFToken, rejectInvalidForm],
     },
     async function generateBackupCodes(request, reply) {
-      const user = await signedInUser(deps, request);
-      if (user === null) return seeOther(reply, PATHS.login);
+      const user = await enrollingUser(deps, request, reply, ENROL_PATHS.backupCodes);
+      if (isReply(user)) return user;
       // The codes exist in clear only in this answer (no-store, set for every page): only HMACs are kept.
       const { codes } = await regenerateBackupCodes(deps, userAudit(request, user), user);
       const body = html`<ol class="backup-codes">${codes.map((code) => html`<li><code>${code}</code></li>`)}</ol>

@@ -70,6 +70,7 @@ export function loginPages(app: PagesApp, deps: AppDeps): void {
           identifier,
           password: request.body.password ?? "",
           kind: "browser",
+          client: { ipAddress: request.ip, userAgent: request.headers["user-agent"] },
         });
         token = issued.token;
       } catch (error) {

@@ -95,7 +95,10 @@ export async function writeLinkToken(
     expires: formatDateTime(expires),
     source: input.source,
   });
-  return { url: await recoveryLinkURL(deps, input.tenant, input.requestOrigin, key), key, expires };
+  // The tenant's domain is read through the transaction's stores: on SQLite the transaction holds the
+  // one connection, so a read outside it waited forever (every link of a non-default tenant hung).
+  const inTransaction = { config: deps.config, persistence: { ...deps.persistence, stores } };
+  return { url: await recoveryLinkURL(inTransaction, input.tenant, input.requestOrigin, key), key, expires };
 }
 
 /** `POST /core/users/{id}/recovery/`: an admin-issued link (authentik-v3.md §3.3.1). */

@@ -26,6 +26,8 @@ export interface FlowRequest {
   /** Events of this request; the actor is the system until the service knows the user. */
   audit: Audit;
   clientIP: string;
+  /** The User-Agent header, recorded on the sessions the request issues; null when none was sent. */
+  userAgent: string | null;
   /** The live session presented with the request (its identity active), or null. */
   session: SignedIn | null;
   /** The browser's anti-CSRF cookie, when it holds a well-formed secret; null otherwise. */

@@ -241,6 +241,7 @@ async function loginWithPasswordMethod(
         kind: flow.type,
         aal: "aal1",
         authMethods: ["password"],
+        client: { ipAddress: request.clientIP, userAgent: request.userAgent },
       });
       session = issued.session;
       token = issued.token;

@@ -3,6 +3,7 @@ import type { Stores } from "../db/stores.js";
 import { recordEvent } from "../events/service.js";
 import { SYSTEM_ACTOR } from "../events/store.js";
 import { enqueueMail } from "../mail/outbox.js";
+import type { RecoveryMailContext } from "../mail/templates/index.js";
 import { ALPHANUMERIC } from "../random.js";
 import { consumeLimit, LIMITS } from "../ratelimit/service.js";
 import { isValidEmail } from "../users/service.js";
@@ -160,20 +161,21 @@ async function submitAddress(
   await consumeLimit(deps, limits, request.tenantId, LIMITS.selfServiceRecoveryPerAddress, address);
   const method: RecoveryStrategy = flow.active ?? "code";
   const messages = [method === "code" ? MESSAGES.recoveryCodeSent : MESSAGES.recoveryLinkSent];
-  const transientPayload = body.transientPayload ?? flow.transientPayload;
+  // This submission's payload only: it is not stored on the flow, so a resend carries its own.
+  const transientPayload = body.transientPayload;
   await deps.persistence.transaction(async (stores) => {
     await stores.selfServiceRecovery.deleteRecoveryCodes(flow.tenantId, flow.id);
     const user = await recoverableUser(stores, flow.tenantId, address);
+    const context = { requestURL: flow.requestURL, transientPayload, identity: null };
     if (user === null) {
-      await notifyUnknownAddress(deps, stores, request, method, address);
+      await notifyUnknownAddress(deps, stores, request, { method, address, context });
     } else {
-      await sendRecoverySecret(deps, stores, request, flow, user, address);
+      await sendRecoverySecret(deps, stores, request, flow, { user, address, context });
     }
     await stores.selfServiceRecovery.updateRecoveryFlow(flow.tenantId, flow.id, {
       state: "sent_email",
       messages,
       submittedAddress: address,
-      transientPayload,
     });
   });
   return {
@@ -187,9 +189,9 @@ async function notifyUnknownAddress(
   deps: CoreDeps,
   stores: Stores,
   request: FlowRequest,
-  method: RecoveryStrategy,
-  address: string,
+  input: { method: RecoveryStrategy; address: string; context: RecoveryMailContext },
 ): Promise<void> {
+  const { method, address } = input;
   await recordEvent(deps, stores.events, { ...request.audit, actor: SYSTEM_ACTOR }, "recovery_failed", {
     method: method === "code" ? "code_recovery" : "link_recovery",
     reason: "no single account with this address",
@@ -203,8 +205,17 @@ async function notifyUnknownAddress(
           ? { template: "recovery_code_invalid", model: { address } }
           : { template: "recovery_invalid", model: { address } },
       emailStageId: null,
+      context: input.context,
     });
   }
+}
+
+/** The identity as Kratos' template data names it: id and traits (kratos.md §2.2). */
+function identityOf(user: User): RecoveryMailContext["identity"] {
+  const traits: { email?: string; name?: string } = {};
+  if (user.email !== "") traits.email = user.email;
+  if (user.name !== "") traits.name = user.name;
+  return { id: user.uuid, traits };
 }
 
 /** Creates the code or link token (stored as its HMAC only) and queues the mail carrying it. */
@@ -213,9 +224,9 @@ async function sendRecoverySecret(
   stores: Stores,
   request: FlowRequest,
   flow: SelfServiceRecoveryFlow,
-  user: User,
-  address: string,
+  input: { user: User; address: string; context: RecoveryMailContext },
 ): Promise<void> {
+  const { user, address } = input;
   const now = deps.clock.now();
   const method: RecoveryStrategy = flow.active ?? "code";
   const secret =
@@ -247,5 +258,6 @@ async function sendRecoverySecret(
         ? { template: "recovery_code_valid", model: { code: secret, expiresInMinutes } }
         : { template: "recovery_valid", model: { url, expiresInMinutes } },
     emailStageId: null,
+    context: { ...input.context, identity: identityOf(user) },
   });
 }

@@ -277,6 +277,7 @@ async function completeInTransaction(
     kind: type,
     aal: "aal1",
     authMethods: [options.method],
+    client: { ipAddress: request.clientIP, userAgent: request.userAgent },
   });
   if (deps.config.recoveryRevokeSessions) {
     await stores.sessions.revokeUserSessions(tenantId, user.id, now, { exceptId: issued.session.id });

@@ -19,21 +19,34 @@ import {
   replacementCSRF,
   type SignedIn,
 } from "./flows.js";
-import { flowExpired, MESSAGES, passwordViolation, propertyMissing } from "./messages.js";
+import { flowExpired, genericError, MESSAGES, passwordViolation, propertyMissing } from "./messages.js";
 import { needsSecondFactor, privilegedUntil } from "./sessions.js";
 import type { FlowMessage, FlowType, SettingsFlow } from "./store.js";
 import type { User } from "../users/store.js";
 import { CSRFViolation } from "../errors.js";
+import {
+  type LookupInput,
+  type MFASettingsResult,
+  updateLookupSetting,
+  updateTOTPSetting,
+} from "../authenticators/settings.js";
+import { MFA_TEXT } from "../authenticators/settings.nodes.js";
 
 /**
- * The settings flow with the password method (kratos.md §3.6.1–§3.6.2): a signed-in identity sets a
- * new password while its session is privileged (one hour after it authenticated).
+ * The settings flow (kratos.md §3.6.1–§3.6.2): a signed-in identity sets a new password, or changes
+ * its second factors (`totp`, `lookup_secret`: authenticators/settings.ts), while its session is
+ * privileged (one hour after it authenticated) and at the highest level its identity can reach.
  */
 
 export interface SettingsBody {
   method: string;
   password: string;
   csrfToken: string;
+  /** `totp`: the first code of the app being enrolled, or `totp_unlink`. */
+  totpCode?: string;
+  totpUnlink?: boolean;
+  /** `lookup_secret`: which of its buttons was pressed. */
+  lookup?: LookupInput;
 }
 
 /** A flow to show, with the status of the answer (400 when the form was refused). */
@@ -42,6 +55,8 @@ export interface SettingsOutcome {
   /** The identity the flow belongs to. */
   user: User;
   status: 200 | 400;
+  /** The method whose change was saved (`active` of the answer); absent when nothing was saved. */
+  active?: "password" | "totp" | "lookup_secret";
 }
 
 /** Writes a new settings flow through `stores` (the caller's transaction, if any). */
@@ -189,6 +204,9 @@ export async function submitSettingsFlow(
   if (privilegedUntil(signedIn.session, PRIVILEGED_MS) <= now) {
     throw new SessionRefreshRequired();
   }
+  if (body.method === "totp" || body.method === "lookup_secret") {
+    return submitSecondFactor(deps, request, flow, signedIn, body);
+  }
   if (body.method !== "password") {
     return refuse(deps, flow, signedIn.user, MESSAGES.settingsNoStrategy);
   }
@@ -217,5 +235,59 @@ export async function submitSettingsFlow(
     await recordEvent(deps, tx.events, { ...request.audit, actor }, "password_set", { via: "settings" });
     await tx.settingsFlows.updateSettingsFlow(request.tenantId, flow.id, { state: "success", messages });
   });
-  return { flow: { ...flow, state: "success", messages }, user: signedIn.user, status: 200 };
+  return {
+    flow: { ...flow, state: "success", messages },
+    user: signedIn.user,
+    status: 200,
+    active: "password",
+  };
+}
+
+/**
+ * The `totp` and `lookup_secret` methods (authenticators/settings.ts), past the same checks as the
+ * password: a saved change ends the flow in success like a new password; codes shown (regenerate)
+ * leave it showing the form.
+ */
+async function submitSecondFactor(
+  deps: CoreDeps,
+  request: FlowRequest,
+  flow: SettingsFlow,
+  signedIn: SignedIn,
+  body: SettingsBody,
+): Promise<SettingsOutcome> {
+  const { user } = signedIn;
+  const audit = { ...request.audit, actor: { pk: user.id, username: user.username, email: user.email } };
+  let result: MFASettingsResult;
+  if (body.method === "totp") {
+    result = await updateTOTPSetting(
+      deps,
+      audit,
+      user,
+      flow,
+      { code: body.totpCode ?? "", unlink: body.totpUnlink === true },
+      {
+        missingCode: propertyMissing("totp_code"),
+        invalidCode: MESSAGES.totpInvalid,
+        noStrategy: MESSAGES.settingsNoStrategy,
+      },
+    );
+  } else {
+    const none = { regenerate: false, reveal: false, confirm: false, disable: false };
+    result = await updateLookupSetting(deps, audit, user, flow, body.lookup ?? none, {
+      noStrategy: MESSAGES.settingsNoStrategy,
+      notRevealable: MFA_TEXT.notRevealable,
+      nothingToConfirm: genericError("Generate new backup recovery codes before confirming them."),
+    });
+  }
+  const store = deps.persistence.stores.settingsFlows;
+  if (result.kind === "refused") {
+    return refuse(deps, flow, user, result.message);
+  }
+  if (result.kind === "shown") {
+    await store.updateSettingsFlow(flow.tenantId, flow.id, { state: "show_form", messages: result.messages });
+    return { flow: { ...flow, state: "show_form", messages: result.messages }, user, status: 200 };
+  }
+  const messages = [MESSAGES.settingsSaved];
+  await store.updateSettingsFlow(flow.tenantId, flow.id, { state: "success", messages });
+  return { flow: { ...flow, state: "success", messages }, user, status: 200, active: result.method };
 }

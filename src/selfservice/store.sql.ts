@@ -40,8 +40,8 @@ function toFlow(row: Selectable<RecoveryFlowTable>): SelfServiceRecoveryFlow {
     returnTo: row.return_to,
     csrfHash: row.csrf_hash,
     messages: messages(row.ui_messages),
-    transientPayload:
-      row.transient_payload === null ? null : (JSON.parse(row.transient_payload) as Record<string, unknown>),
+    // The column is left from 003: transient payloads are no longer stored (store.ts says why).
+    transientPayload: null,
     submittedAddress: row.submitted_address,
     submitCount: row.submit_count,
     issuedAt: new Date(row.issued_at ?? row.created_at),
@@ -93,7 +93,7 @@ export function sqlSelfServiceRecoveryStore(db: Kysely<Database>): SelfServiceRe
           origin: flow.origin,
           csrf_hash: flow.csrfHash,
           ui_messages: JSON.stringify(flow.messages),
-          transient_payload: flow.transientPayload === null ? null : JSON.stringify(flow.transientPayload),
+          transient_payload: null,
           submitted_address: flow.submittedAddress,
           submit_count: flow.submitCount,
           issued_at: flow.issuedAt.getTime(),
@@ -117,10 +117,6 @@ export function sqlSelfServiceRecoveryStore(db: Kysely<Database>): SelfServiceRe
       if (changes.userId !== undefined) set.user_id = changes.userId;
       if (changes.csrfHash !== undefined) set.csrf_hash = changes.csrfHash;
       if (changes.messages !== undefined) set.ui_messages = JSON.stringify(changes.messages);
-      if (changes.transientPayload !== undefined) {
-        set.transient_payload =
-          changes.transientPayload === null ? null : JSON.stringify(changes.transientPayload);
-      }
       if (changes.submittedAddress !== undefined) set.submitted_address = changes.submittedAddress;
       if (Object.keys(set).length === 0) return;
       await db

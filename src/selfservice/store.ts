@@ -33,6 +33,11 @@ export interface SelfServiceRecoveryFlow {
   /** SHA-256 of the browser's anti-CSRF cookie secret; null for API and admin flows. */
   csrfHash: string | null;
   messages: FlowMessage[];
+  /**
+   * The `transient_payload` of the submission being answered (kratos.md §3.4.4). Never stored: it
+   * may carry anything a client chose to send, so it lives for one request (as Kratos' `db:"-"`)
+   * and reaches the mail only inside the sealed outbox content. Flows read back have none.
+   */
   transientPayload: Record<string, unknown> | null;
   /** The address last submitted (shown on the "Resend code" node). */
   submittedAddress: string | null;
@@ -55,10 +60,7 @@ export interface RecoveryCode {
 }
 
 export type FlowChanges = Partial<
-  Pick<
-    SelfServiceRecoveryFlow,
-    "state" | "active" | "userId" | "csrfHash" | "messages" | "transientPayload" | "submittedAddress"
-  >
+  Pick<SelfServiceRecoveryFlow, "state" | "active" | "userId" | "csrfHash" | "messages" | "submittedAddress">
 >;
 
 export interface SelfServiceRecoveryStore {

@@ -5,7 +5,7 @@ import { assertWithinLimit, consumeLimit, LIMITS } from "../ratelimit/service.js
 import { hashPassword, verifyPassword } from "../users/passwords.js";
 import type { User } from "../users/store.js";
 import { LoginFailed } from "../errors.js";
-import { type IssuedSession, issueSession } from "./service.js";
+import { type IssuedSession, issueSession, type SessionClient } from "./service.js";
 import type { SessionKind } from "./store.js";
 
 /** A hash of a random password, verified when no user matches so both branches cost one argon2 verify. */
@@ -40,7 +40,7 @@ export async function findLoginUser(
 export async function loginWithPassword(
   deps: CoreDeps,
   audit: Audit,
-  input: { identifier: string; password: string; kind: SessionKind },
+  input: { identifier: string; password: string; kind: SessionKind; client: SessionClient },
 ): Promise<{ user: User; issued: IssuedSession }> {
   const stores = deps.persistence.stores;
   const client = audit.clientIP ?? "unknown";
@@ -68,6 +68,7 @@ export async function loginWithPassword(
       kind: input.kind,
       aal: "aal1",
       authMethods: ["password"],
+      client: input.client,
     });
     await tx.users.updateUser(audit.tenantId, user.id, { lastLogin: deps.clock.now() }, deps.clock.now());
     const actor = { pk: user.id, username: user.username, email: user.email };

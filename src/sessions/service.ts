@@ -2,12 +2,24 @@ import { sha256Hex } from "../crypto/secrets.js";
 import type { CoreDeps } from "../deps.js";
 import type { Stores } from "../db/stores.js";
 import { ALPHANUMERIC } from "../random.js";
-import type { AssuranceLevel, Session, SessionKind } from "./store.js";
+import { type AssuranceLevel, type Session, type SessionKind, USER_AGENT_MAX_LENGTH } from "./store.js";
+
+/** What the edge knows of the client a session is issued to. */
+export interface SessionClient {
+  /** The client's IP address (Fastify's `request.ip`, which honours REKEY_TRUST_PROXY). */
+  ipAddress: string | null;
+  /** The User-Agent header as sent; absent or empty means unknown. */
+  userAgent: string | null | undefined;
+}
 
 export interface IssuedSession {
   session: Session;
   /** The secret the client holds (cookie value or session token); only its hash is stored. */
   token: string;
+}
+
+function emptyToNull(value: string | null | undefined): string | null {
+  return value === undefined || value === null || value === "" ? null : value;
 }
 
 /**
@@ -17,7 +29,15 @@ export interface IssuedSession {
 export async function issueSession(
   deps: Pick<CoreDeps, "clock" | "random" | "config">,
   stores: Stores,
-  input: { tenantId: string; userId: number; kind: SessionKind; aal: AssuranceLevel; authMethods: string[] },
+  input: {
+    tenantId: string;
+    userId: number;
+    kind: SessionKind;
+    aal: AssuranceLevel;
+    authMethods: string[];
+    /** Recorded as the session's device; omitted by sessions issued outside a request (tests, CLI). */
+    client?: SessionClient;
+  },
 ): Promise<IssuedSession> {
   const now = deps.clock.now();
   const token =
@@ -35,6 +55,11 @@ export async function issueSession(
     issuedAt: now,
     expiresAt: new Date(now.getTime() + deps.config.sessionLifetimeSeconds * 1000),
     lastSeenAt: now,
+    device: {
+      id: deps.random.uuid(),
+      ipAddress: emptyToNull(input.client?.ipAddress),
+      userAgent: emptyToNull(input.client?.userAgent)?.slice(0, USER_AGENT_MAX_LENGTH) ?? null,
+    },
   };
   await stores.sessions.createSession(session, sha256Hex(token));
   return { session, token };

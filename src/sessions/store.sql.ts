@@ -1,6 +1,13 @@
 import type { Kysely, Selectable } from "kysely";
 import type { Database, SessionTable } from "../db/schema.js";
-import type { AssuranceLevel, Session, SessionKind, SessionStore } from "./store.js";
+import type { AssuranceLevel, Session, SessionDevice, SessionKind, SessionStore } from "./store.js";
+
+function toDevice(row: Selectable<SessionTable>): SessionDevice | null {
+  if (row.device_id === null) {
+    return null;
+  }
+  return { id: row.device_id, ipAddress: row.ip_address, userAgent: row.user_agent };
+}
 
 function toSession(row: Selectable<SessionTable>): Session {
   return {
@@ -14,6 +21,7 @@ function toSession(row: Selectable<SessionTable>): Session {
     issuedAt: new Date(row.issued_at),
     expiresAt: new Date(row.expires_at),
     lastSeenAt: new Date(row.last_seen_at),
+    device: toDevice(row),
   };
 }
 
@@ -35,6 +43,9 @@ export function sqlSessionStore(db: Kysely<Database>): SessionStore {
           expires_at: session.expiresAt.getTime(),
           last_seen_at: session.lastSeenAt.getTime(),
           revoked_at: null,
+          device_id: session.device?.id ?? null,
+          ip_address: session.device?.ipAddress ?? null,
+          user_agent: session.device?.userAgent ?? null,
         })
         .execute();
     },

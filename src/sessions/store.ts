@@ -1,6 +1,18 @@
 export type AssuranceLevel = "aal1" | "aal2";
 export type SessionKind = "browser" | "api";
 
+/** Where a session was issued: Kratos' `SessionDevice` without a location (kratos.md §3.6.3). */
+export interface SessionDevice {
+  id: string;
+  /** The client's address as Rekey saw it (X-Forwarded-For only with REKEY_TRUST_PROXY); null if unknown. */
+  ipAddress: string | null;
+  /** The User-Agent header, cut to USER_AGENT_MAX_LENGTH characters; null when the client sent none. */
+  userAgent: string | null;
+}
+
+/** Longer User-Agent headers are cut: the value is shown, never parsed, and must not bloat rows. */
+export const USER_AGENT_MAX_LENGTH = 512;
+
 export interface Session {
   id: string;
   tenantId: string;
@@ -13,6 +25,8 @@ export interface Session {
   issuedAt: Date;
   expiresAt: Date;
   lastSeenAt: Date;
+  /** The device it was issued to; null for sessions issued before devices were recorded. */
+  device: SessionDevice | null;
 }
 
 export interface SessionStore {

@@ -19,6 +19,15 @@ export class TenantResolver {
     this.clock = clock;
   }
 
+  /**
+   * The cached answer for this Host header, or null when it must be read: lets the per-request hook
+   * answer without a promise on the common path.
+   */
+  cached(hostHeader: string | undefined): Tenant | null {
+    const cached = this.cache.get(normaliseHost(hostHeader ?? ""));
+    return cached !== undefined && cached.until > this.clock.now().getTime() ? cached.tenant : null;
+  }
+
   async resolve(hostHeader: string | undefined): Promise<Tenant> {
     const host = normaliseHost(hostHeader ?? "");
     const now = this.clock.now().getTime();

@@ -155,43 +155,65 @@ export async function createToken(
   caller: Caller,
   input: TokenInput,
 ): Promise<CreatedToken> {
-  return translateRace(() =>
-    deps.persistence.transaction(async (stores) => {
-      await validateUnique(stores, audit.tenantId, input, null);
-      let owner = caller;
-      if (input.userId !== undefined && input.userId !== caller.id) {
-        const named = await stores.users.findUser(audit.tenantId, input.userId);
-        if (named === null) {
-          throw ValidationFailed.field("user", `Invalid pk "${input.userId}" - object does not exist.`);
-        }
-        // Non-superusers' `user` is silently replaced by themselves (authentik-v3.md §3.1, step 3).
-        owner = isSuperuser(caller) ? named : caller;
-      }
-      const intent = input.intent ?? "api";
-      if (intent !== "api" && intent !== "app_password") {
-        throw ValidationFailed.field("intent", `Invalid intent ${intent}`);
-      }
-      const expiring = isSuperuser(caller) ? (input.expiring ?? true) : ownerExpiresByDefault(caller);
-      const expires = expiring ? decideExpiry(deps, owner, input.expires) : (input.expires ?? null);
-      const key = generateTokenKey(deps);
-      const token: Token = {
-        id: deps.random.uuid(),
-        tenantId: audit.tenantId,
-        identifier: input.identifier,
-        managed: input.managed ?? null,
-        intent,
-        userId: owner.id,
-        description: input.description ?? "",
-        expires,
-        expiring,
-        ...storedKey(deps, intent, key),
-        ownerMayView: owner.id === caller.id,
-      };
-      await stores.tokens.createToken(token, deps.clock.now());
-      await recordEvent(deps, stores.events, audit, "model_created", { model: tokenRef(token) });
-      return { token, owner, key };
-    }),
-  );
+  try {
+    return await deps.persistence.transaction((stores) => insertToken(deps, stores, audit, caller, input));
+  } catch (error) {
+    if (error instanceof ValidationFailed || isUniqueViolation(error)) {
+      // Uniqueness comes first in the contract's order (§3.1): a taken identifier or managed name is
+      // the answer even when a later check failed too, exactly as if it had been read up front.
+      await validateUnique(deps.persistence.stores, audit.tenantId, input, null);
+    }
+    return translateRace(() => Promise.reject(error));
+  }
+}
+
+/**
+ * The insert itself. Identifier and managed name are not read first: the unique constraints refuse
+ * a duplicate, and createToken turns that into the contract's field errors. That saves a query per
+ * token on the path that succeeds, the one that matters.
+ */
+async function insertToken(
+  deps: CoreDeps,
+  stores: Stores,
+  audit: Audit,
+  caller: Caller,
+  input: TokenInput,
+): Promise<CreatedToken> {
+  if (!SLUG.test(input.identifier)) {
+    await validateUnique(stores, audit.tenantId, input, null); // reports the slug and managed together
+  }
+  let owner = caller;
+  if (input.userId !== undefined && input.userId !== caller.id) {
+    const named = await stores.users.findUser(audit.tenantId, input.userId);
+    if (named === null) {
+      throw ValidationFailed.field("user", `Invalid pk "${input.userId}" - object does not exist.`);
+    }
+    // Non-superusers' `user` is silently replaced by themselves (authentik-v3.md §3.1, step 3).
+    owner = isSuperuser(caller) ? named : caller;
+  }
+  const intent = input.intent ?? "api";
+  if (intent !== "api" && intent !== "app_password") {
+    throw ValidationFailed.field("intent", `Invalid intent ${intent}`);
+  }
+  const expiring = isSuperuser(caller) ? (input.expiring ?? true) : ownerExpiresByDefault(caller);
+  const expires = expiring ? decideExpiry(deps, owner, input.expires) : (input.expires ?? null);
+  const key = generateTokenKey(deps);
+  const token: Token = {
+    id: deps.random.uuid(),
+    tenantId: audit.tenantId,
+    identifier: input.identifier,
+    managed: input.managed ?? null,
+    intent,
+    userId: owner.id,
+    description: input.description ?? "",
+    expires,
+    expiring,
+    ...storedKey(deps, intent, key),
+    ownerMayView: owner.id === caller.id,
+  };
+  await stores.tokens.createToken(token, deps.clock.now());
+  await recordEvent(deps, stores.events, audit, "model_created", { model: tokenRef(token) });
+  return { token, owner, key };
 }
 
 export async function updateToken(

@@ -4,7 +4,8 @@ import { CSRFViolation, RateLimited } from "../errors.js";
 import { KratosError } from "../api/kratos/errors.js";
 import { setSecurityHeaders, sendPage } from "../pages/steps.js";
 import { csrfCookieMatches } from "../selfservice/flows.js";
-import { flowMessages, loginNodes, recoveryNodes, settingsNodes } from "../selfservice/nodes.js";
+import { flowMessages, loginNodes, recoveryNodes } from "../selfservice/nodes.js";
+import { settingsFormNodes } from "../api/kratos/flows.settings.js";
 import { secondFactorsOf } from "../selfservice/sessions.js";
 import {
   FlowNotFound,
@@ -100,15 +101,16 @@ async function settingsPage(
     if (flow.expiresAt <= deps.clock.now()) {
       return restart(reply, `${publicURL}/self-service/settings/browser`);
     }
-    const nodes = settingsNodes(flow.messages, flow.type === "api" ? "" : maskedCSRFToken(deps, request));
+    const nodes = await settingsFormNodes(deps, request, flow, user);
     return sendPage(
       reply,
       200,
       flowPage({
         brand: deps.config.brandTitle,
-        title: UI_LABELS.newPasswordTitle,
+        title: UI_LABELS.settingsTitle,
         action: `${publicURL}/self-service/settings?flow=${flow.id}`,
-        nodes,
+        nodes: [],
+        groupedNodes: nodes,
         messages: flowMessages(flow.messages),
         intro: signedInAs(user.email !== "" ? user.email : user.username),
       }),

@@ -1,6 +1,7 @@
 import { type HTML, html } from "../pages/html.js";
 import { layout, messageBlock } from "../pages/layout.js";
 import { LABELS as PAGE_LABELS, type Message } from "../pages/text.js";
+import { isInputNode, type SettingsNode } from "../authenticators/settings.nodes.js";
 import type { UINode } from "../selfservice/nodes.js";
 import type { FlowMessage } from "../selfservice/store.js";
 
@@ -33,6 +34,42 @@ ${fieldMessages(node)}
 </div>`;
 }
 
+/** An image (the QR code) or a text node (a TOTP key, fresh backup codes), read-only parts of a form. */
+function renderDisplayNode(node: Exclude<SettingsNode, UINode>): HTML {
+  if (node.nodeType === "img") {
+    return html`<p><img id="${node.id}" src="${node.src}" alt="${node.label.text}" width="${node.width}" height="${node.height}"></p>`;
+  }
+  const secrets = node.text.context?.["secrets"];
+  if (Array.isArray(secrets)) {
+    const codes = secrets.map(
+      (secret: { text?: unknown }) => html`<li><code>${String(secret.text ?? "")}</code></li>`,
+    );
+    return html`<p>${node.label.text}</p><ol id="${node.id}" class="backup-codes">${codes}</ol>`;
+  }
+  return html`<p>${node.label.text}</p><p><code id="${node.id}">${node.text.text}</code></p>`;
+}
+
+/**
+ * The settings page: one form per method group (password, totp, lookup_secret), each with the
+ * anti-CSRF field, so a button of one method never needs the fields of another.
+ */
+export function groupedForms(action: string, nodes: readonly SettingsNode[]): HTML {
+  const csrf = nodes.filter((node): node is UINode => isInputNode(node) && node.group === "default");
+  const groups: SettingsNode[][] = [];
+  for (const node of nodes) {
+    if (isInputNode(node) && node.group === "default") continue;
+    const last = groups.at(-1);
+    if (last !== undefined && last[0]!.group === node.group) last.push(node);
+    else groups.push([node]);
+  }
+  return html`${groups.map(
+    (group) => html`<form method="post" action="${action}" class="group-${group[0]!.group}">
+${csrf.map(renderNode)}
+${group.map((node) => (isInputNode(node) ? renderNode(node) : renderDisplayNode(node)))}
+</form>`,
+  )}`;
+}
+
 /** The flow's form: its nodes in order, posted to `action`. */
 export function flowForm(action: string, nodes: readonly UINode[]): HTML {
   return html`<form method="post" action="${action}">
@@ -45,6 +82,8 @@ export interface FlowPageView {
   title: Message;
   action: string;
   nodes: readonly UINode[];
+  /** Settings pages: the nodes of each method in a form of its own (replaces `nodes`). */
+  groupedNodes?: readonly SettingsNode[];
   messages: readonly FlowMessage[];
   /** Shown above the form (who is signed in). */
   intro?: Message;
@@ -60,7 +99,7 @@ export function flowPage(view: FlowPageView): HTML {
     title: view.title,
     brand: view.brand,
     messages: [...(view.intro === undefined ? [] : [view.intro]), ...view.messages],
-    body: html`${flowForm(view.action, view.nodes)}
+    body: html`${view.groupedNodes === undefined ? flowForm(view.action, view.nodes) : groupedForms(view.action, view.groupedNodes)}
 ${links}`,
   });
 }
@@ -71,6 +110,7 @@ export const UI_LABELS = {
   signIn: PAGE_LABELS.signIn,
   forgotPassword: PAGE_LABELS.forgotPassword,
   backToSignIn: PAGE_LABELS.backToSignIn,
+  settingsTitle: { id: 1901003, type: "info", text: "Account settings" } as Message,
   secondFactorTitle: { id: 1901001, type: "info", text: "Confirm it is you" } as Message,
   codeOrBackup: {
     id: 1901002,

@@ -94,6 +94,34 @@ for (const dialect of DIALECTS) {
       assert.equal(confirmed.statusCode, 200, confirmed.body);
       assert.match(confirmed.body, /Your authenticator app is set up\./);
       assert.equal((await totpDevices(rekey, pk))[0]!.confirmed, true);
+
+      // Jane has a second factor now: her password-only (aal1) session must prove it before any change.
+      const blocked = await browser.get("/if/user/totp/");
+      assert.equal(blocked.statusCode, 403, blocked.body);
+      assert.match(blocked.body, /data-message-id="1902016">You already have a second factor\./);
+      assert.match(
+        blocked.body,
+        /<a href="\/if\/user\/verify\/\?next=%2Fif%2Fuser%2Ftotp%2F">Verify with a second factor<\/a>/,
+      );
+      const sneaked = await browser.post("/if/user/totp/", {
+        csrf_token: csrfTokenOf(page.body),
+        device: "1",
+        code,
+      });
+      assert.equal(sneaked.statusCode, 403, "a form posted without the step-up changes nothing");
+      const verifyPath = "/if/user/verify/?next=%2Fif%2Fuser%2Ftotp%2F";
+      const wrongStepUp = await browser.submit(verifyPath, { code: "000000" });
+      assert.equal(wrongStepUp.statusCode, 400, wrongStepUp.body);
+      assert.match(wrongStepUp.body, /data-message-id="4900005">Invalid code\./);
+      const replayedStepUp = await browser.submit(verifyPath, { code });
+      assert.equal(replayedStepUp.statusCode, 400, "the enrolment code does not count twice");
+      clock.advance(30_000);
+      const steppedUp = await browser.submit(verifyPath, {
+        code: totpCodeAt(SIX_DIGITS, secret, clock.now()),
+      });
+      assert.equal(steppedUp.statusCode, 303, steppedUp.body);
+      assert.equal(steppedUp.headers["location"], "/if/user/totp/");
+
       const replay = await browser.submit("/if/user/totp/", { device: String(devices[0]!.id), code });
       assert.equal(replay.statusCode, 303, "a confirmed device is not enrolled twice");
       assert.equal(replay.headers["location"], "/if/user/totp/");
@@ -155,26 +183,44 @@ for (const dialect of DIALECTS) {
       assert.equal(codes.length, 10);
       assert.match(generated.body, /they are not shown again/);
 
+      // Codes are a second factor: this aal1 session must use one before it sees or changes them again.
+      const blocked = await browser.get("/if/user/backup-codes/");
+      assert.equal(blocked.statusCode, 403, blocked.body);
+      for (const code of codes) assert.ok(!blocked.body.includes(code), "never shown again");
+      const stepped = await browser.submit("/if/user/verify/?next=%2Fif%2Fuser%2Fbackup-codes%2F", {
+        code: codes[0]!.toUpperCase(),
+      });
+      assert.equal(stepped.statusCode, 303, stepped.body);
+      assert.equal(stepped.headers["location"], "/if/user/backup-codes/");
+
       const later = await browser.get("/if/user/backup-codes/");
+      assert.equal(later.statusCode, 200, later.body);
       for (const code of codes) assert.ok(!later.body.includes(code), "never shown again");
-      assert.match(later.body, /You have 10 unused backup codes left\./);
+      assert.match(later.body, /You have 9 unused backup codes left\./);
       const user = await findUser(rekey, pk);
       assert.equal(
         await verifySecondFactor(rekey.deps, rekey.deps.persistence.stores, user, codes[0]!),
-        "lookup_secret",
+        null,
+        "the step-up used it",
       );
       assert.equal(
-        await verifySecondFactor(rekey.deps, rekey.deps.persistence.stores, user, codes[0]!),
-        null,
+        await verifySecondFactor(rekey.deps, rekey.deps.persistence.stores, user, codes[1]!),
+        "lookup_secret",
       );
 
       const renewed = codesOnPage((await browser.submit("/if/user/backup-codes/", {})).body);
       assert.equal(renewed.length, 10);
       assert.equal(
-        await verifySecondFactor(rekey.deps, rekey.deps.persistence.stores, user, codes[1]!),
+        await verifySecondFactor(rekey.deps, rekey.deps.persistence.stores, user, codes[2]!),
         null,
         "the old set is gone",
       );
+      for (const code of renewed.slice(0, 7))
+        await verifySecondFactor(rekey.deps, rekey.deps.persistence.stores, user, code);
+      assert.ok(!messageIds((await browser.get("/if/user/backup-codes/")).body).includes(1902013));
+      await verifySecondFactor(rekey.deps, rekey.deps.persistence.stores, user, renewed[7]!);
+      const low = await browser.get("/if/user/backup-codes/");
+      assert.match(low.body, /data-message-id="1902013">Only 2 backup codes left\. Generate new ones\.<\/p>/);
     });
 
     test("the account page links to both pages and warns when few backup codes are left", async (t) => {

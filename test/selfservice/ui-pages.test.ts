@@ -16,7 +16,8 @@ function decode(text: string): string {
 
 /** The page's form: its action and its fields (hidden and named inputs, with values). */
 function formOf(page: LightMyRequestResponse): { action: string; fields: Record<string, string> } {
-  const action = /<form method="post" action="([^"]+)">/.exec(page.body);
+  // The first form; the settings page may add more (one per method group, with a class).
+  const action = /<form method="post" action="([^"]+)"[^>]*>/.exec(page.body);
   assert.ok(action !== null, page.body);
   const fields: Record<string, string> = {};
   for (const match of page.body.matchAll(/<input[^>]*\bname="([^"]+)"[^>]*>/g)) {

@@ -1,4 +1,4 @@
-import type { FastifyRequest } from "fastify";
+import type { FastifyReply, FastifyRequest } from "fastify";
 import { sha256Hex } from "../../crypto/secrets.js";
 import type { CoreDeps } from "../../deps.js";
 import { CredentialInvalid, NotAuthenticated, PermissionDenied } from "../../errors.js";
@@ -23,19 +23,12 @@ export function bearerCredential(header: string | undefined): string | null {
  * Step 1 of every /api/v3 route: the caller must present an unexpired `api` token of an active user
  * of this tenant. authentik answers 403, not 401: its TokenAuthentication sets no WWW-Authenticate
  * header, so DRF turns 401 into 403 (authentik/api/authentication.py).
+ *
+ * A callback hook, not an async one: on a credential-cache hit (nearly every call) it finishes
+ * without creating a promise; only a miss waits for the database.
  */
 export function authenticateBearer(deps: CoreDeps) {
-  return async function authenticateBearer(request: FastifyRequest): Promise<void> {
-    const key = bearerCredential(request.headers.authorization);
-    if (key === null) {
-      throw new NotAuthenticated();
-    }
-    const keyHash = sha256Hex(key);
-    const cached = deps.credentials.lookup(request.tenant.id, keyHash);
-    if (cached !== null) {
-      request.user = cached;
-      return;
-    }
+  async function fromDatabase(request: FastifyRequest, keyHash: string): Promise<void> {
     const generation = deps.credentials.currentGeneration();
     const found = await deps.persistence.stores.tokens.findAPICredential(
       request.tenant.id,
@@ -47,12 +40,34 @@ export function authenticateBearer(deps: CoreDeps) {
     }
     deps.credentials.remember(request.tenant.id, keyHash, found.owner, found.expires, generation);
     request.user = found.owner;
+  }
+
+  return function authenticateBearer(
+    request: FastifyRequest,
+    _reply: FastifyReply,
+    done: (error?: Error) => void,
+  ): void {
+    const key = bearerCredential(request.headers.authorization);
+    if (key === null) {
+      done(new NotAuthenticated());
+      return;
+    }
+    const keyHash = sha256Hex(key);
+    const cached = deps.credentials.lookup(request.tenant.id, keyHash);
+    if (cached !== null) {
+      request.user = cached;
+      done();
+      return;
+    }
+    fromDatabase(request, keyHash).then(() => done(), done);
   };
 }
 
 /** Route permission for superuser-only endpoints, checked before any object lookup. */
-export async function requireSuperuser(request: FastifyRequest): Promise<void> {
-  if (request.user === null || !isSuperuser(request.user)) {
-    throw new PermissionDenied();
-  }
+export function requireSuperuser(
+  request: FastifyRequest,
+  _reply: FastifyReply,
+  done: (error?: Error) => void,
+): void {
+  done(request.user === null || !isSuperuser(request.user) ? new PermissionDenied() : undefined);
 }

@@ -1,26 +1,14 @@
 import { Type } from "@sinclair/typebox";
-import type { FastifyRequest } from "fastify";
 import { regenerateBackupCodes } from "../../authenticators/service.js";
 import type { StaticDevice } from "../../authenticators/store.js";
-import { ObjectNotFound } from "../../errors.js";
 import { auditOf, authenticatedUser } from "../../http/context.js";
-import {
-  DEVICE_ORDERING,
-  DeviceName,
-  DeviceParams,
-  deviceListQuery,
-  NoContent,
-  ownersOf,
-  UsedByList,
-  userFilter,
-} from "./authenticators.common.js";
-import { authenticateBearer, requireSuperuser } from "./auth.js";
+import { DeviceName, type DeviceKind, deviceRoutes } from "./authenticators.common.js";
+import { authenticateBearer } from "./auth.js";
 import type { ApiDeps, TypedApp } from "./deps.js";
 import { deleteDevice, renameStaticDevice, STATIC_DEVICE } from "./devices.js";
-import { first, PaginatedList, paginated, type RawQuery, readPageRequest } from "./pagination.js";
 import { ErrorResponses, PartialUser } from "./schemas.js";
 import { partialUser } from "./serialize.js";
-import { assertValidBody, integerId } from "./steps.js";
+import { assertValidBody } from "./steps.js";
 
 /**
  * Backup codes as upstream's static devices: `/authenticators/static/` (the caller's) and
@@ -75,140 +63,27 @@ function serializeStaticDevice(
   return { name: device.name, token_set: tokens.map((token) => ({ token })), pk: device.id, user: owner };
 }
 
-async function findStaticDevice(
-  deps: ApiDeps,
-  request: FastifyRequest,
-  id: string,
-  scope: "admin" | "own",
-): Promise<StaticDevice> {
-  const device = await deps.persistence.stores.staticDevices.findStaticDevice(
-    request.tenant.id,
-    integerId(id),
-  );
-  const visible =
-    device !== null &&
-    (scope === "admin" || (device.userId === authenticatedUser(request).id && device.confirmed));
-  if (!visible) {
-    throw new ObjectNotFound(STATIC_DEVICE);
-  }
-  return device;
-}
+/** Static devices for the shared device routes (authenticators.common.ts). */
+const STATIC_KIND: DeviceKind<StaticDevice, ReturnType<typeof serializeStaticDevice>> = {
+  adminBase: "/authenticators/admin/static/",
+  ownBase: "/authenticators/static/",
+  model: STATIC_DEVICE,
+  schema: StaticDeviceSchema,
+  listTitle: "StaticDevice",
+  putBody: StaticDeviceRequest,
+  patchBody: PatchedStaticDeviceRequest,
+  find: (deps, tenantId, id) => deps.persistence.stores.staticDevices.findStaticDevice(tenantId, id),
+  list: (deps, tenantId, filters, query) =>
+    deps.persistence.stores.staticDevices.listStaticDevices(tenantId, filters, query),
+  serialize: (device, owner) => serializeStaticDevice(device, owner),
+  rename: renameStaticDevice,
+  // As for TOTP devices: an admin removing backup codes resets MFA and ends the owner's sessions.
+  remove: (deps, audit, device, options) => deleteDevice(deps, audit, { kind: "static", device }, options),
+};
 
 export function staticDeviceRoutes(app: TypedApp, deps: ApiDeps): void {
   const authenticate = authenticateBearer(deps);
-  const scopes = [
-    {
-      scope: "admin" as const,
-      base: "/authenticators/admin/static/",
-      preHandler: [authenticate, requireSuperuser],
-    },
-    { scope: "own" as const, base: "/authenticators/static/", preHandler: [authenticate] },
-  ];
-
-  for (const { scope, base, preHandler } of scopes) {
-    app.get(
-      base,
-      {
-        schema: {
-          tags: ["authenticators"],
-          querystring: deviceListQuery({ userFilter: scope === "admin" }),
-          response: { 200: PaginatedList(StaticDeviceSchema, "StaticDevice"), ...ErrorResponses },
-        },
-        preHandler,
-      },
-      async (request) => {
-        const query = request.query as RawQuery;
-        const page = readPageRequest(query, DEVICE_ORDERING, ["name"]);
-        const filters =
-          scope === "admin"
-            ? { name: first(query, "name"), userId: await userFilter(deps, request) }
-            : { name: first(query, "name"), userId: authenticatedUser(request).id, confirmed: true };
-        const result = await deps.persistence.stores.staticDevices.listStaticDevices(
-          request.tenant.id,
-          filters,
-          page.list,
-        );
-        const ownerOf = await ownersOf(
-          deps,
-          request,
-          result.rows.map((device) => device.userId),
-        );
-        return paginated(page, result, (device) => serializeStaticDevice(device, ownerOf(device.userId)));
-      },
-    );
-
-    app.get(
-      `${base}:id/`,
-      {
-        schema: {
-          tags: ["authenticators"],
-          params: DeviceParams,
-          response: { 200: StaticDeviceSchema, ...ErrorResponses },
-        },
-        preHandler,
-      },
-      async (request) => {
-        const device = await findStaticDevice(deps, request, request.params.id, scope);
-        const ownerOf = await ownersOf(deps, request, [device.userId]);
-        return serializeStaticDevice(device, ownerOf(device.userId));
-      },
-    );
-
-    for (const method of ["put", "patch"] as const) {
-      app[method](
-        `${base}:id/`,
-        {
-          schema: {
-            tags: ["authenticators"],
-            params: DeviceParams,
-            body: method === "put" ? StaticDeviceRequest : PatchedStaticDeviceRequest,
-            response: { 200: StaticDeviceSchema, ...ErrorResponses },
-          },
-          preHandler,
-        },
-        async (request) => {
-          const device = await findStaticDevice(deps, request, request.params.id, scope);
-          assertValidBody(request);
-          const name = (request.body as { name?: string }).name ?? device.name;
-          const renamed = await renameStaticDevice(deps, auditOf(request, "rekey.api"), device, name);
-          const ownerOf = await ownersOf(deps, request, [device.userId]);
-          return serializeStaticDevice(renamed, ownerOf(device.userId));
-        },
-      );
-    }
-
-    app.delete(
-      `${base}:id/`,
-      { schema: { tags: ["authenticators"], params: DeviceParams, response: NoContent }, preHandler },
-      async (request, reply) => {
-        const device = await findStaticDevice(deps, request, request.params.id, scope);
-        // As for TOTP devices: an admin removing backup codes resets MFA and ends the owner's sessions.
-        await deleteDevice(
-          deps,
-          auditOf(request, "rekey.api"),
-          { kind: "static", device },
-          { revokeSessions: scope === "admin" },
-        );
-        return reply.code(204).send(null);
-      },
-    );
-  }
-
-  app.get(
-    "/authenticators/static/:id/used_by/",
-    {
-      schema: {
-        tags: ["authenticators"],
-        params: DeviceParams,
-        response: { 200: UsedByList, ...ErrorResponses },
-      },
-      preHandler: [authenticate],
-    },
-    async (request) => {
-      await findStaticDevice(deps, request, request.params.id, "own");
-      return [];
-    },
-  );
+  deviceRoutes(app, deps, STATIC_KIND);
 
   // Why this path: POST on the collection of the caller's static devices is where a create belongs
   // (upstream's admin viewset creates there with the same body), so no new action name is invented

@@ -3,26 +3,16 @@ import type { FastifyRequest } from "fastify";
 import { createTOTPDevice } from "../../authenticators/service.js";
 import type { TOTPAlgorithm, TOTPDevice } from "../../authenticators/store.js";
 import { decodeBase32Secret } from "../../authenticators/totp.js";
-import { ObjectNotFound, ValidationFailed } from "../../errors.js";
+import { ValidationFailed } from "../../errors.js";
 import { auditOf, authenticatedUser } from "../../http/context.js";
 import type { User } from "../../users/store.js";
-import {
-  DEVICE_ORDERING,
-  DeviceName,
-  DeviceParams,
-  deviceListQuery,
-  NoContent,
-  ownersOf,
-  UsedByList,
-  userFilter,
-} from "./authenticators.common.js";
+import { DeviceName, type DeviceKind, deviceRoutes } from "./authenticators.common.js";
 import { authenticateBearer, requireSuperuser } from "./auth.js";
 import type { ApiDeps, TypedApp } from "./deps.js";
 import { deleteDevice, renameTOTPDevice, userByPk } from "./devices.js";
-import { first, PaginatedList, paginated, type RawQuery, readPageRequest } from "./pagination.js";
 import { ErrorResponses, PartialUser } from "./schemas.js";
 import { partialUser } from "./serialize.js";
-import { assertValidBody, integerId } from "./steps.js";
+import { assertValidBody } from "./steps.js";
 
 /**
  * TOTP devices (authentik-v3.md §3.5): the admin viewset `/authenticators/admin/totp/` over every
@@ -126,138 +116,26 @@ async function ownerAndSecret(
   return { owner, secret };
 }
 
-/** A device by path id, within `scope`: any device of the tenant (admin) or the caller's confirmed ones. */
-async function findTOTPDevice(
-  deps: ApiDeps,
-  request: FastifyRequest,
-  id: string,
-  scope: "admin" | "own",
-): Promise<TOTPDevice> {
-  const device = await deps.persistence.stores.totpDevices.findTOTPDevice(request.tenant.id, integerId(id));
-  const visible =
-    device !== null &&
-    (scope === "admin" || (device.userId === authenticatedUser(request).id && device.confirmed));
-  if (!visible) {
-    throw new ObjectNotFound("TOTPDevice");
-  }
-  return device;
-}
+/** TOTP devices for the shared device routes (authenticators.common.ts). */
+const TOTP_KIND: DeviceKind<TOTPDevice, ReturnType<typeof serializeTOTPDevice>> = {
+  adminBase: "/authenticators/admin/totp/",
+  ownBase: "/authenticators/totp/",
+  model: "TOTPDevice",
+  schema: TOTPDeviceSchema,
+  listTitle: "TOTPDevice",
+  putBody: TOTPDeviceRequest,
+  patchBody: PatchedTOTPDeviceRequest,
+  find: (deps, tenantId, id) => deps.persistence.stores.totpDevices.findTOTPDevice(tenantId, id),
+  list: (deps, tenantId, filters, query) =>
+    deps.persistence.stores.totpDevices.listTOTPDevices(tenantId, filters, query),
+  serialize: serializeTOTPDevice,
+  rename: renameTOTPDevice,
+  remove: (deps, audit, device, options) => deleteDevice(deps, audit, { kind: "totp", device }, options),
+};
 
 export function totpDeviceRoutes(app: TypedApp, deps: ApiDeps): void {
   const authenticate = authenticateBearer(deps);
-  const scopes = [
-    {
-      scope: "admin" as const,
-      base: "/authenticators/admin/totp/",
-      preHandler: [authenticate, requireSuperuser],
-    },
-    { scope: "own" as const, base: "/authenticators/totp/", preHandler: [authenticate] },
-  ];
-
-  for (const { scope, base, preHandler } of scopes) {
-    app.get(
-      base,
-      {
-        schema: {
-          tags: ["authenticators"],
-          querystring: deviceListQuery({ userFilter: scope === "admin" }),
-          response: { 200: PaginatedList(TOTPDeviceSchema, "TOTPDevice"), ...ErrorResponses },
-        },
-        preHandler,
-      },
-      async (request) => {
-        const query = request.query as RawQuery;
-        const page = readPageRequest(query, DEVICE_ORDERING, ["name"]);
-        const filters =
-          scope === "admin"
-            ? { name: first(query, "name"), userId: await userFilter(deps, request) }
-            : { name: first(query, "name"), userId: authenticatedUser(request).id, confirmed: true };
-        const result = await deps.persistence.stores.totpDevices.listTOTPDevices(
-          request.tenant.id,
-          filters,
-          page.list,
-        );
-        const ownerOf = await ownersOf(
-          deps,
-          request,
-          result.rows.map((device) => device.userId),
-        );
-        return paginated(page, result, (device) => serializeTOTPDevice(device, ownerOf(device.userId)));
-      },
-    );
-
-    app.get(
-      `${base}:id/`,
-      {
-        schema: {
-          tags: ["authenticators"],
-          params: DeviceParams,
-          response: { 200: TOTPDeviceSchema, ...ErrorResponses },
-        },
-        preHandler,
-      },
-      async (request) => {
-        const device = await findTOTPDevice(deps, request, request.params.id, scope);
-        const ownerOf = await ownersOf(deps, request, [device.userId]);
-        return serializeTOTPDevice(device, ownerOf(device.userId));
-      },
-    );
-
-    for (const method of ["put", "patch"] as const) {
-      app[method](
-        `${base}:id/`,
-        {
-          schema: {
-            tags: ["authenticators"],
-            params: DeviceParams,
-            body: method === "put" ? TOTPDeviceRequest : PatchedTOTPDeviceRequest,
-            response: { 200: TOTPDeviceSchema, ...ErrorResponses },
-          },
-          preHandler,
-        },
-        async (request) => {
-          const device = await findTOTPDevice(deps, request, request.params.id, scope);
-          assertValidBody(request);
-          const name = (request.body as { name?: string }).name ?? device.name;
-          const renamed = await renameTOTPDevice(deps, auditOf(request, "rekey.api"), device, name);
-          const ownerOf = await ownersOf(deps, request, [device.userId]);
-          return serializeTOTPDevice(renamed, ownerOf(device.userId));
-        },
-      );
-    }
-
-    app.delete(
-      `${base}:id/`,
-      { schema: { tags: ["authenticators"], params: DeviceParams, response: NoContent }, preHandler },
-      async (request, reply) => {
-        const device = await findTOTPDevice(deps, request, request.params.id, scope);
-        // An admin deleting a device is how MFA is reset: the owner's sessions end with it.
-        await deleteDevice(
-          deps,
-          auditOf(request, "rekey.api"),
-          { kind: "totp", device },
-          { revokeSessions: scope === "admin" },
-        );
-        return reply.code(204).send(null);
-      },
-    );
-  }
-
-  app.get(
-    "/authenticators/totp/:id/used_by/",
-    {
-      schema: {
-        tags: ["authenticators"],
-        params: DeviceParams,
-        response: { 200: UsedByList, ...ErrorResponses },
-      },
-      preHandler: [authenticate],
-    },
-    async (request) => {
-      await findTOTPDevice(deps, request, request.params.id, "own");
-      return [];
-    },
-  );
+  deviceRoutes(app, deps, TOTP_KIND);
 
   app.post(
     "/authenticators/admin/totp/",

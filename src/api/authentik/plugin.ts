@@ -62,11 +62,12 @@ export function authentikAPI(deps: ApiDeps): FastifyPluginAsync {
 
     // No body at all is DRF's empty QueryDict: validated as `{}`; routes that care (the legacy
     // recovery_email form) read `request.bodyAbsent`.
-    app.addHook("preValidation", async function emptyBodyIsEmptyObject(request) {
+    app.addHook("preValidation", function emptyBodyIsEmptyObject(request, _reply, done) {
       request.bodyAbsent = request.body === undefined && request.bodyError === null;
       if (request.bodyAbsent) {
         request.body = {};
       }
+      done(); // callback style: runs on every request and never waits for anything
     });
 
     app.setErrorHandler(authentikErrorHandler);

@@ -133,6 +133,27 @@ export function serializeGroup(context: SerializeContext, group: Group, members:
   };
 }
 
+/**
+ * `user_obj` of tokens by owner value: a caller creating token after token is one User object in the
+ * credential cache until a change empties it, so its avatar, uid and dates are worked out once.
+ * Keyed by the User object itself, so a changed user (a new object) is never served stale.
+ */
+const ownerObjects = new WeakMap<SerializeContext, WeakMap<User, ReturnType<typeof serializeUser>>>();
+
+function ownerObject(context: SerializeContext, owner: User): ReturnType<typeof serializeUser> {
+  let byUser = ownerObjects.get(context);
+  if (byUser === undefined) {
+    byUser = new WeakMap();
+    ownerObjects.set(context, byUser);
+  }
+  let serialized = byUser.get(owner);
+  if (serialized === undefined) {
+    serialized = serializeUser(context, owner);
+    byUser.set(owner, serialized);
+  }
+  return serialized;
+}
+
 export function serializeToken(context: SerializeContext, token: Token, owner: User) {
   return {
     pk: token.id,
@@ -140,7 +161,7 @@ export function serializeToken(context: SerializeContext, token: Token, owner: U
     identifier: token.identifier,
     intent: token.intent,
     user: token.userId,
-    user_obj: serializeUser(context, owner),
+    user_obj: ownerObject(context, owner),
     description: token.description,
     expires: formatNullableDateTime(token.expires),
     expiring: token.expiring,

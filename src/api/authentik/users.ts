@@ -1,4 +1,5 @@
 import { Type } from "@sinclair/typebox";
+import type { FastifyReply } from "fastify";
 import { auditOf, authenticatedUser } from "../../http/context.js";
 import {
   createUser,
@@ -9,7 +10,7 @@ import {
   USER_DEFAULTS,
   type UserInput,
 } from "../../users/service.js";
-import type { UserField, UserType } from "../../users/store.js";
+import type { UserField, UserType, User as UserValue } from "../../users/store.js";
 import { authenticateBearer, requireSuperuser } from "./auth.js";
 import type { ApiDeps, TypedApp } from "./deps.js";
 import { parseDateTime } from "./format.js";
@@ -98,8 +99,15 @@ function userInput(body: UserBody): Partial<UserInput> {
   return input;
 }
 
+/** What Fastify itself sends with a serialized object, so a pre-serialized body looks the same. */
+const JSON_UTF8 = "application/json; charset=utf-8";
+
 export function userRoutes(app: TypedApp, deps: ApiDeps): void {
   const authenticate = authenticateBearer(deps);
+  // `/core/users/me/` bodies by user value. The credential cache hands out one User object per token
+  // until a change to tokens, users or groups empties it (ChangeFeed), and a re-read makes a new
+  // object, so a body can never outlive the user it was built from; a WeakMap lets old ones go.
+  const selfBodies = new WeakMap<UserValue, string>();
   const superuserOnly = [authenticate, requireSuperuser];
 
   app.get(
@@ -169,9 +177,16 @@ export function userRoutes(app: TypedApp, deps: ApiDeps): void {
       schema: { tags: ["core"], response: { 200: SessionUser, 403: ErrorResponses[403] } },
       preHandler: [authenticate],
     },
-    async (request) => {
-      const self = userSelf(deps.serialize, authenticatedUser(request));
-      return { user: self, users: [self] };
+    async (request, reply) => {
+      const user = authenticatedUser(request);
+      let body = selfBodies.get(user);
+      if (body === undefined) {
+        const self = userSelf(deps.serialize, user);
+        body = reply.serialize({ user: self, users: [self] }) as string; // the route's own serializer
+        selfBodies.set(user, body);
+      }
+      // A string with a JSON type is sent as is: the typed reply only knows objects, hence the cast.
+      return (reply as FastifyReply).type(JSON_UTF8).send(body);
     },
   );
 

@@ -73,7 +73,7 @@ function kratosErrorOfIdentity(error: IdentityError): KratosError {
   if (error instanceof LastFirstFactor) {
     return KratosError.badRequest("You cannot remove the last first factor credential.");
   }
-  return new KratosError(500, {});
+  return new KratosError(500, {}, { cause: error });
 }
 
 function adminErrorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {

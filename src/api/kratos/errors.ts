@@ -47,9 +47,10 @@ export class KratosError extends Error {
   constructor(
     status: number,
     body: KratosErrorBody,
-    options?: { extra?: Record<string, unknown>; headers?: Record<string, string> },
+    options?: { extra?: Record<string, unknown>; headers?: Record<string, string>; cause?: unknown },
   ) {
-    super(body.reason ?? body.message ?? DEFAULT_MESSAGE[status] ?? "error");
+    // `cause`: what a 500 stands for, for the log only (never sent).
+    super(body.reason ?? body.message ?? DEFAULT_MESSAGE[status] ?? "error", { cause: options?.cause });
     this.status = status;
     this.body = body;
     this.extra = options?.extra ?? {};
@@ -78,7 +79,23 @@ export function errorGenericBody(error: KratosError, requestId: string | undefin
 const CSRF_REASON =
   "Please retry the flow and optionally clear your cookies. The request was rejected to protect you from Cross-Site-Request-Forgery (CSRF) which could cause account takeover, leaking personal information, and other serious security issues.";
 
-/** The catalogue's errors in the Kratos dialect. */
+/**
+ * An AppError that reached kratosErrorOf without being in AnyAppError (a caller cast it in, or a
+ * domain added a class without a mapping). An exposed client error says what it is with its own
+ * status, as Kratos would; anything else is a bug, and gets the bare 500 (its handler logs it).
+ */
+function unmappedAppError(error: AppError): KratosError {
+  if (error.expose && error.status >= 400 && error.status < 500) {
+    return new KratosError(error.status, { reason: error.message });
+  }
+  return new KratosError(500, {}, { cause: error });
+}
+
+/**
+ * The catalogue's errors in the Kratos dialect. Exhaustive: a code added to AnyAppError without a
+ * case here fails to compile (the `never` below); at run time an error outside the union still
+ * gets a Kratos-shaped answer, never `undefined`.
+ */
 export function kratosErrorOf(error: AnyAppError): KratosError {
   switch (error.code) {
     case "rate_limited":
@@ -123,6 +140,10 @@ export function kratosErrorOf(error: AnyAppError): KratosError {
     case "login_failed":
     case "second_factor_invalid":
       return KratosError.badRequest(error.message);
+    default: {
+      const unmapped: never = error;
+      return unmappedAppError(unmapped);
+    }
   }
 }
 
@@ -141,8 +162,11 @@ export function kratosErrorHandler(
     kratos = new KratosError(error.statusCode, { reason: error.message });
   }
   if (kratos === null) {
-    request.log.error({ err: error }, "unhandled error");
-    kratos = new KratosError(500, {});
+    kratos = new KratosError(500, {}, { cause: error });
+  }
+  // A 500 is always a bug: its cause goes to the log, the client sees only the generic body.
+  if (kratos.status >= 500) {
+    request.log.error({ err: kratos.cause ?? error }, "unhandled error");
   }
   const requestId = request.headers["x-request-id"];
   return (

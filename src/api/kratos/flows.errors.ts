@@ -151,8 +151,9 @@ export function kratosErrorOfFlow(error: unknown, publicURL: string, now: Date):
     return new KratosError(403, { id: "security_identity_mismatch", reason: error.message });
   if (error instanceof APIFlowFromBrowser) return KratosError.badRequest(error.message);
   if (error instanceof AppError && error.expose) {
-    const known = kratosErrorOf(error as AnyAppError) as KratosError | undefined;
-    return known ?? null;
+    // Not every exposed error is in AnyAppError (the self-service ones above are not): kratosErrorOf
+    // gives those outside it their own 4xx status, and a 500 only to what can only be a bug.
+    return kratosErrorOf(error as AnyAppError);
   }
   return null;
 }
@@ -184,12 +185,9 @@ function answersJSON(request: FastifyRequest, error: unknown): boolean {
   return request.selfService.json || error instanceof APIFlowFromBrowser;
 }
 
-/**
- * Fastify's own refusals (body too large, bad media type), and exposed errors from outside the
- * catalogue (which kratosErrorOf does not know), as Kratos errors; null for anything else.
- */
+/** Fastify's own refusals (body too large, bad media type) as Kratos errors; null for anything else. */
 function otherClientError(error: FastifyError): KratosError | null {
-  const status = error instanceof AppError && error.expose ? error.status : error.statusCode;
+  const status = error instanceof AppError ? undefined : error.statusCode;
   return status !== undefined && status >= 400 && status < 500
     ? new KratosError(status, { reason: error.message })
     : null;
@@ -228,12 +226,12 @@ export function publicErrorHandler(deps: AppDeps) {
     }
     let kratos = kratosErrorOfFlow(error, publicURL, deps.clock.now()) ?? otherClientError(error);
     if (kratos === null) {
-      request.log.error({ err: error }, "unhandled error");
-      kratos = new KratosError(500, {});
+      kratos = new KratosError(500, {}, { cause: error });
     }
     if (!json) {
       // Browsers see the error on Rekey's error page; a rate limit or a failure is shown at once.
       if (kratos.status >= 500) {
+        request.log.error({ err: kratos.cause ?? error }, "unhandled error");
         return sendErrorPage(deps, reply, "server_error", { status: 500 });
       }
       if (error instanceof RateLimited) {

@@ -136,6 +136,7 @@ export async function flowRequestOf(deps: AppDeps, request: FastifyRequest): Pro
       app: "rekey.kratos",
     },
     clientIP: request.ip,
+    userAgent: request.headers["user-agent"] ?? null,
     session: token === null ? null : await signedInBy(deps, request.tenant.id, token),
     csrfCookie: validCSRFCookie(request.cookies[CSRF_COOKIE]),
     browserHeader: browserHeaderOf(request),

@@ -6,13 +6,23 @@ import { flowMessages, settingsNodes } from "../../selfservice/nodes.js";
 import {
   initSettingsFlow,
   readSettingsFlow,
+  type SettingsBody,
   type SettingsOutcome,
   submitSettingsFlow,
 } from "../../selfservice/settings.js";
 import type { SettingsFlow } from "../../selfservice/store.js";
 import type { User } from "../../users/store.js";
+import { mfaSettingsView } from "../../authenticators/settings.js";
+import { isInputNode, mfaSettingsNodes, type SettingsNode } from "../../authenticators/settings.nodes.js";
 import { KratosError } from "./errors.js";
-import { type ContinueWith, type JSONObject, redirectBrowserTo, serializeSettingsFlow } from "./flows.js";
+import {
+  type ContinueWith,
+  type JSONObject,
+  redirectBrowserTo,
+  serializeMessage,
+  serializeNode,
+  serializeSettingsFlow,
+} from "./flows.js";
 import {
   decodeSubmission,
   ensureCSRFCookie,
@@ -27,7 +37,40 @@ import {
 } from "./flows.http.js";
 import { serializeIdentity } from "./identity.js";
 
-/** The settings routes (kratos.md §3.6.1–§3.6.2): a signed-in identity sets a new password. */
+/**
+ * The settings routes (kratos.md §3.6.1–§3.6.2): a signed-in identity sets a new password, enrols or
+ * unlinks an authenticator app (`totp`) and manages backup codes (`lookup_secret`).
+ */
+
+/** Every node of the settings form: the password nodes, then the second-factor ones. */
+export async function settingsFormNodes(
+  deps: AppDeps,
+  request: FastifyRequest,
+  flow: SettingsFlow,
+  user: User,
+): Promise<SettingsNode[]> {
+  const csrf = flow.type === "api" ? "" : maskedCSRFToken(deps, request);
+  const view = await mfaSettingsView(deps, flow, user);
+  return [...settingsNodes(flow.messages, csrf), ...(await mfaSettingsNodes(view, flow.messages))];
+}
+
+/** An image or text node in Kratos' shape (attributes `src, id, width, height` / `text, id`). */
+function serializeAnyNode(node: SettingsNode): JSONObject {
+  if (isInputNode(node)) {
+    return serializeNode(node);
+  }
+  const attributes: JSONObject =
+    node.nodeType === "img"
+      ? { src: node.src, id: node.id, width: node.width, height: node.height, node_type: "img" }
+      : { text: serializeMessage(node.text), id: node.id, node_type: "text" };
+  return {
+    type: node.nodeType,
+    group: node.group,
+    attributes,
+    messages: [],
+    meta: { label: serializeMessage(node.label) },
+  };
+}
 
 export async function settingsJSON(
   deps: AppDeps,
@@ -35,11 +78,16 @@ export async function settingsJSON(
   flow: SettingsFlow,
   user: User,
   continueWith?: ContinueWith[],
+  active?: string,
 ): Promise<JSONObject> {
   const publicURL = await publicURLOf(deps, request);
-  const nodes = settingsNodes(flow.messages, flow.type === "api" ? "" : maskedCSRFToken(deps, request));
+  const nodes = await settingsFormNodes(deps, request, flow, user);
   const identity = serializeIdentity(publicURL, user, { admin: false });
-  return serializeSettingsFlow(publicURL, flow, nodes, flowMessages(flow.messages), identity, continueWith);
+  const out = serializeSettingsFlow(publicURL, flow, [], flowMessages(flow.messages), identity, continueWith);
+  // The shared serialiser knows input nodes only; the ui keeps its place, with every node.
+  (out["ui"] as JSONObject)["nodes"] = nodes.map(serializeAnyNode);
+  if (active !== undefined && out["active"] !== undefined) out["active"] = active;
+  return out;
 }
 
 /** The 410 of `GET …/flows` for an expired flow (§3.6.1). */
@@ -73,11 +121,50 @@ async function sendSettingsOutcome(
   const { flow } = outcome;
   const api = flow.type === "api";
   const next = flow.returnTo ?? `${publicURL}/ui/settings?flow=${flow.id}`;
+  // Only a saved change leaves the form; refused input and freshly shown codes stay on it.
+  const saved = outcome.active !== undefined;
   if (!api && !request.selfService.json) {
-    return reply.redirect(outcome.status === 200 ? next : `${publicURL}/ui/settings?flow=${flow.id}`, 303);
+    return reply.redirect(saved ? next : `${publicURL}/ui/settings?flow=${flow.id}`, 303);
   }
-  const continueWith = !api && outcome.status === 200 ? [redirectBrowserTo(next)] : undefined;
-  return reply.code(outcome.status).send(await settingsJSON(deps, request, flow, outcome.user, continueWith));
+  const continueWith = !api && saved ? [redirectBrowserTo(next)] : undefined;
+  return noStore(reply)
+    .code(outcome.status)
+    .send(await settingsJSON(deps, request, flow, outcome.user, continueWith, outcome.active));
+}
+
+/** A settings flow may carry a TOTP secret or fresh backup codes: no cache may keep it. */
+function noStore(reply: FastifyReply): FastifyReply {
+  return reply.header("cache-control", "no-store");
+}
+
+/** `true` or `"true"` (a form's button); anything else is false. */
+function flagField(body: Record<string, unknown>, name: string): boolean {
+  return body[name] === true || body[name] === "true";
+}
+
+/**
+ * The submitted fields. A browser form sends only the button pressed, so a `totp_unlink` or
+ * `lookup_secret_*` button without `method` names its method, as upstream's UI forms rely on.
+ */
+function settingsBody(body: Record<string, unknown>): SettingsBody {
+  const lookup = {
+    regenerate: flagField(body, "lookup_secret_regenerate"),
+    reveal: flagField(body, "lookup_secret_reveal"),
+    confirm: flagField(body, "lookup_secret_confirm"),
+    disable: flagField(body, "lookup_secret_disable"),
+  };
+  const totpUnlink = flagField(body, "totp_unlink");
+  let method = stringField(body, "method");
+  if (method === "" && totpUnlink) method = "totp";
+  if (method === "" && Object.values(lookup).some(Boolean)) method = "lookup_secret";
+  return {
+    method,
+    password: stringField(body, "password"),
+    csrfToken: stringField(body, "csrf_token"),
+    totpCode: stringField(body, "totp_code"),
+    totpUnlink,
+    lookup,
+  };
 }
 
 export function settingsRoutes(app: FastifyInstance, deps: AppDeps): void {
@@ -91,7 +178,9 @@ export function settingsRoutes(app: FastifyInstance, deps: AppDeps): void {
       csrfHash: csrfHash(cookie),
     });
     if (request.selfService.json) {
-      return reply.code(200).send(await settingsJSON(deps, request, flow, user));
+      return noStore(reply)
+        .code(200)
+        .send(await settingsJSON(deps, request, flow, user));
     }
     return reply.redirect(`${context.publicURL}/ui/settings?flow=${flow.id}`, 303);
   });
@@ -106,7 +195,9 @@ export function settingsRoutes(app: FastifyInstance, deps: AppDeps): void {
         returnTo: null,
         csrfHash: null,
       });
-      return reply.code(200).send(await settingsJSON(deps, request, flow, user));
+      return noStore(reply)
+        .code(200)
+        .send(await settingsJSON(deps, request, flow, user));
     },
   );
 
@@ -130,7 +221,9 @@ export function settingsRoutes(app: FastifyInstance, deps: AppDeps): void {
       if (read.flow.expiresAt <= deps.clock.now()) {
         throw expiredSettings(context.publicURL, read.flow);
       }
-      return reply.code(200).send(await settingsJSON(deps, request, read.flow, read.user));
+      return noStore(reply)
+        .code(200)
+        .send(await settingsJSON(deps, request, read.flow, read.user));
     },
   );
 
@@ -141,11 +234,7 @@ export function settingsRoutes(app: FastifyInstance, deps: AppDeps): void {
       const flowId = submittedFlowId(request);
       const body = request.selfService.fields;
       const context = await flowRequestOf(deps, request);
-      const outcome = await submitSettingsFlow(deps, context, flowId, {
-        method: stringField(body, "method"),
-        password: stringField(body, "password"),
-        csrfToken: stringField(body, "csrf_token"),
-      });
+      const outcome = await submitSettingsFlow(deps, context, flowId, settingsBody(body));
       return sendSettingsOutcome(deps, request, reply, context, outcome);
     },
   );

@@ -26,8 +26,26 @@ import { serializeIdentity } from "./identity.js";
 const SECOND_FACTOR_METHODS = new Set(["totp", "lookup_secret"]);
 
 /**
+ * Kratos' `SessionDevice` (kratos.md §3.6.3): Rekey does no geolocation, so `location` is null; an
+ * unknown address or User-Agent is null too, as Kratos' nullable fields are.
+ */
+function serializeDevices(session: Session): JSONObject[] {
+  if (session.device === null) {
+    return [];
+  }
+  return [
+    {
+      id: session.device.id,
+      ip_address: session.device.ipAddress,
+      user_agent: session.device.userAgent,
+      location: null,
+    },
+  ];
+}
+
+/**
  * `session` in Kratos' key order. Each method completed when the session was issued, the last one
- * when it last authenticated. Rekey keeps no device records yet, so `devices` is empty.
+ * when it last authenticated. Sessions issued before devices were recorded show none.
  */
 export function serializeSession(publicURL: string, session: Session, user: User): JSONObject {
   const last = session.authMethods.length - 1;
@@ -44,7 +62,7 @@ export function serializeSession(publicURL: string, session: Session, user: User
     })),
     issued_at: formatKratosTime(session.issuedAt),
     identity: serializeIdentity(publicURL, user, { admin: false }),
-    devices: [],
+    devices: serializeDevices(session),
   };
 }
 

@@ -37,6 +37,58 @@ export type MailMessage =
 
 export type MailTemplateName = MailMessage["template"];
 
+/**
+ * What a Kratos recovery mail was about, beside what its text says: Kratos hands it to its
+ * templates as template data (kratos.md §3.7), and Rekey keeps it with the queued mail.
+ */
+export interface RecoveryMailContext {
+  /** The recovery flow's `request_url`. */
+  requestURL: string;
+  /** The submission's `transient_payload`, as given; null when none was. */
+  transientPayload: Record<string, unknown> | null;
+  /** The identity recovered (valid templates only; an unknown address names nobody). */
+  identity: { id: string; traits: { email?: string; name?: string } } | null;
+}
+
+/** Kratos' template data: `to`, the code or URL, `identity`, `request_url`, `transient_payload`, `expires_in_minutes`. */
+export type TemplateData = Record<string, unknown>;
+
+/**
+ * The template data of a Kratos recovery mail in Kratos' field names (kratos.md §3.7); null for
+ * authentik's stage mails, which have none. It holds the code or link, so it is sealed with the
+ * rendered mail and erased with it once the mail is sent.
+ */
+export function templateDataOf(
+  message: MailMessage,
+  to: string,
+  context: RecoveryMailContext,
+): TemplateData | null {
+  switch (message.template) {
+    case "recovery_code_valid":
+    case "recovery_valid": {
+      const secret =
+        message.template === "recovery_code_valid"
+          ? { recovery_code: message.model.code }
+          : { recovery_url: message.model.url };
+      return {
+        to,
+        ...secret,
+        identity: context.identity,
+        request_url: context.requestURL,
+        transient_payload: context.transientPayload,
+        expires_in_minutes: message.model.expiresInMinutes,
+      };
+    }
+    case "recovery_code_invalid":
+    case "recovery_invalid":
+      return { to, request_url: context.requestURL, transient_payload: context.transientPayload };
+    case "email/password_reset.html":
+    case "email/account_confirmation.html":
+    case "email/setup.html":
+      return null;
+  }
+}
+
 export interface RenderedMail {
   subject: string;
   text: string;

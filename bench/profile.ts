@@ -1,0 +1,178 @@
+// Server CPU per request, the figure that stays put on a loaded machine: req/s falls when other work
+// takes the cores, but the CPU time the server spends on one request hardly moves. Starts the bare
+// fastify route and the real Rekey server (SQLite, or PostgreSQL with PROFILE_DIALECT=postgres) the
+// way bench/run.ts does, sends a fixed number of requests per scenario, and reads each child's
+// utime+stime from /proc/<pid>/stat before and after (every thread counts: libuv pool and GC too).
+//
+//   node --import tsx bench/profile.ts
+//
+// Settings: PROFILE_REQUESTS (per scenario, default 20000), PROFILE_CONNECTIONS (default 10),
+// PROFILE_USERS (seeded users, default 200), PROFILE_ROUNDS (default 2: the best round is kept, which
+// drops rounds a neighbour's burst or a GC pause skewed), PROFILE_CPU_PROF=<dir> (the Rekey child runs
+// with --cpu-prof and writes its profile to <dir> when stopped), PROFILE_ONLY=<scenario name> (the
+// bare route and that one Rekey scenario only, for a profile of one path).
+import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import autocannon from "autocannon";
+import { type ChildServer, freePort, startChild, stopChild, waitUntilReady } from "./lib/children.js";
+import { type BenchDatabase, freshPostgres, freshSQLite } from "./lib/databases.js";
+import { type BenchContext, type Scenario, SCENARIOS } from "./lib/scenarios.js";
+import { seedUsers } from "./lib/seed.js";
+
+/** The foundation issue's speed scenarios; others in SCENARIOS (argon2 and the like) are not ours. */
+const PROFILED = SCENARIOS.filter(
+  (scenario) =>
+    ["bare route GET", "GET /core/users/me/", "POST /core/tokens/"].includes(scenario.name) &&
+    (scenario.server === "bare" || (process.env["PROFILE_ONLY"] ?? scenario.name) === scenario.name),
+);
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
+const TICK_US = 1_000_000 / 100; // USER_HZ is 100 on every Linux this runs on
+
+function setting(name: string, fallback: number): number {
+  const value = Number(process.env[name] ?? fallback);
+  if (!Number.isInteger(value) || value < 1) throw new Error(`${name}: expected a positive whole number`);
+  return value;
+}
+
+/** utime + stime of a process, in microseconds (fields 14 and 15 of /proc/<pid>/stat). */
+function cpuMicros(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) * TICK_US;
+}
+
+function childEnv(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [name, value] of Object.entries(process.env)) {
+    if (value !== undefined && !name.startsWith("REKEY_")) env[name] = value;
+  }
+  return env;
+}
+
+async function start(
+  database: BenchDatabase,
+): Promise<{ bare: ChildServer; rekey: ChildServer; context: BenchContext }> {
+  const [barePort, rekeyPort] = [await freePort(), await freePort()];
+  const context: BenchContext = {
+    bareURL: `http://127.0.0.1:${barePort}`,
+    rekeyURL: `http://127.0.0.1:${rekeyPort}`,
+    adminToken: randomBytes(32).toString("base64url"),
+    runId: randomBytes(4).toString("hex"),
+  };
+  const env = childEnv();
+  const profileDir = process.env["PROFILE_CPU_PROF"];
+  const bare = startChild(
+    "bare",
+    ["--import", "tsx", "bench/bare.ts"],
+    { ...env, BENCH_BARE_PORT: String(barePort) },
+    ROOT,
+  );
+  const rekey = startChild(
+    "rekey",
+    [...(profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : []), "bin/rekey.js", "serve"],
+    {
+      ...env,
+      REKEY_DATABASE_URL: database.url,
+      REKEY_LISTEN: `127.0.0.1:${rekeyPort}`,
+      REKEY_PUBLIC_URL: context.rekeyURL,
+      REKEY_SECRET_KEY: randomBytes(32).toString("base64url"),
+      REKEY_BOOTSTRAP_TOKEN: context.adminToken,
+      REKEY_LOG_LEVEL: "warn",
+    },
+    ROOT,
+  );
+  await waitUntilReady(bare, `${context.bareURL}/`, {});
+  await waitUntilReady(rekey, `${context.rekeyURL}/api/v3/core/users/me/`, {
+    authorization: `Bearer ${context.adminToken}`,
+  });
+  return { bare, rekey, context };
+}
+
+interface Measured {
+  usPerRequest: number;
+  requestsPerSecond: number;
+  p99: number;
+  non2xx: number;
+  errors: number;
+}
+
+let sequence = 0;
+
+async function measure(
+  scenario: Scenario,
+  context: BenchContext,
+  pid: number,
+  amount: number,
+): Promise<Measured> {
+  const base = scenario.server === "bare" ? context.bareURL : context.rekeyURL;
+  const buildBody = scenario.buildBody;
+  const before = cpuMicros(pid);
+  const result = await autocannon({
+    url: base + scenario.path,
+    method: scenario.method,
+    headers: scenario.headers(context),
+    body: scenario.body,
+    connections: setting("PROFILE_CONNECTIONS", 10),
+    amount,
+    requests:
+      buildBody === undefined
+        ? undefined
+        : [{ setupRequest: (request) => ({ ...request, body: buildBody(sequence++, context) }) }],
+  });
+  const used = cpuMicros(pid) - before;
+  return {
+    usPerRequest: used / result.requests.total,
+    requestsPerSecond: result.requests.average,
+    p99: result.latency.p99,
+    non2xx: result.non2xx,
+    errors: result.errors,
+  };
+}
+
+async function main(): Promise<void> {
+  const amount = setting("PROFILE_REQUESTS", 20_000);
+  const rounds = setting("PROFILE_ROUNDS", 2);
+  let database: BenchDatabase;
+  if (process.env["PROFILE_DIALECT"] === "postgres") {
+    const made = await freshPostgres();
+    if ("unreachable" in made) throw new Error(made.unreachable);
+    database = made;
+  } else {
+    database = freshSQLite();
+  }
+  const { bare, rekey, context } = await start(database);
+  try {
+    await seedUsers(context, setting("PROFILE_USERS", 200));
+    const best = new Map<string, Measured>();
+    for (let round = 0; round < rounds; round++) {
+      for (const scenario of PROFILED) {
+        const pid = scenario.server === "bare" ? bare.pid : rekey.pid;
+        await measure(scenario, context, pid, Math.ceil(amount / 4)); // warm-up: JIT, caches
+        const figures = await measure(scenario, context, pid, amount);
+        const previous = best.get(scenario.name);
+        if (previous === undefined || figures.usPerRequest < previous.usPerRequest) {
+          best.set(scenario.name, figures);
+        }
+      }
+    }
+    const bareUs = best.get(PROFILED[0]!.name)!.usPerRequest;
+    console.log(
+      `${database.dialect}, ${amount} requests per scenario, load average ${readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ")}`,
+    );
+    for (const [name, figures] of best) {
+      console.log(
+        `${name.padEnd(24)} ${figures.usPerRequest.toFixed(1).padStart(8)} us/req  ` +
+          `bare/this ${(bareUs / figures.usPerRequest).toFixed(3)}  ` +
+          `${figures.requestsPerSecond.toFixed(0).padStart(6)} req/s  p99 ${figures.p99} ms  ` +
+          `non-2xx ${figures.non2xx}  errors ${figures.errors}`,
+      );
+    }
+  } finally {
+    await Promise.all([stopChild(bare), stopChild(rekey)]);
+    await database.drop();
+  }
+}
+
+await main();
