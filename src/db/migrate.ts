@@ -5,8 +5,8 @@ import { recovery } from "./migrations/002_recovery.js";
 import { kratosFlows } from "./migrations/003_kratos_flows.js";
 import { authenticators } from "./migrations/004_authenticators.js";
 import { sessionDevices } from "./migrations/005_session_devices.js";
-import { settingsMFA } from "./migrations/007_settings_mfa.js";
-import { scaleIndexes } from "./migrations/008_scale_indexes.js";
+import { settingsMFA } from "./migrations/006_settings_mfa.js";
+import { scaleIndexes } from "./migrations/007_scale_indexes.js";
 
 /** Every migration, in order. One per change; a dialect branch only where the SQL really differs. */
 function migrations(db: DB): Record<string, Migration> {
@@ -16,8 +16,8 @@ function migrations(db: DB): Record<string, Migration> {
     "003_kratos_flows": kratosFlows(db.dialect),
     "004_authenticators": authenticators(db.dialect),
     "005_session_devices": sessionDevices(db.dialect),
-    "007_settings_mfa": settingsMFA(db.dialect),
-    "008_scale_indexes": scaleIndexes(),
+    "006_settings_mfa": settingsMFA(db.dialect),
+    "007_scale_indexes": scaleIndexes(),
   };
 }
 
