@@ -48,7 +48,7 @@ export async function buildApp(
     requestIdHeader: "x-request-id",
     genReqId: () => deps.random.uuid(),
     // Token identifiers may be 255 characters long (authentik-v3.md §3.1); Fastify's default is 100.
-    maxParamLength: 1024,
+    routerOptions: { maxParamLength: 1024 },
     // A path Fastify cannot even route (a bad percent-escape, an over-long parameter) is still a
     // plain 404 in the dialect of its prefix, never Fastify's own error body.
     frameworkErrors: (_error, request, reply) => {

@@ -5,7 +5,7 @@
 // builds `tokenKeys`, the password hash from hashPassword. The user `uid` is derived, never stored.
 import { randomBytes, randomUUID } from "node:crypto";
 import { SecretBox } from "../../src/crypto/secrets.js";
-import type { RandomSource } from "../../src/random.js";
+import { cryptoRandom, type RandomSource } from "../../src/random.js";
 import type { TokenIntent } from "../../src/tokens/store.js";
 import { generateTokenKey, storedKey } from "../../src/tokens/service.js";
 import { hashPassword } from "../../src/users/passwords.js";
@@ -55,6 +55,7 @@ export function pooledRandom(): RandomSource {
   return {
     bytes: (length) => randomBytes(length),
     uuid: () => randomUUID(),
+    uuidv7: (at) => cryptoRandom.uuidv7(at),
     string(length, alphabet) {
       const limit = 256 - (256 % alphabet.length);
       let out = "";

@@ -46,6 +46,32 @@ export async function consumeLimit(
 }
 
 /**
+ * consumeLimit for several limits in one statement: every one is counted, then the first passed
+ * (in the order given) throws. For requests that always take the same limits together.
+ */
+export async function consumeLimits(
+  deps: Pick<CoreDeps, "clock">,
+  store: RateLimitStore,
+  tenantId: string,
+  limits: { limit: Limit; subject: string }[],
+): Promise<void> {
+  const now = deps.clock.now();
+  const counts = await store.hitMany(
+    limits.map(({ limit, subject }) => ({
+      key: limitKey(tenantId, limit, subject),
+      windowMs: limit.windowMs,
+    })),
+    now,
+  );
+  for (const [index, { limit }] of limits.entries()) {
+    const { count, windowStart } = counts[index]!;
+    if (count > limit.max) {
+      throw rateLimited(limit, windowStart, now);
+    }
+  }
+}
+
+/**
  * Throws RateLimited when `limit` is already used up for `subject`, without counting this attempt:
  * for limits on failures only (logins), where the failure is counted afterwards by consumeLimit.
  */

@@ -6,6 +6,14 @@ export interface RateLimitStore {
    * One upsert statement: concurrent hits from several replicas are all counted.
    */
   hit(key: string, windowMs: number, now: Date): Promise<{ count: number; windowStart: number }>;
+  /**
+   * `hit` on several distinct keys in one upsert statement; results in the order of `entries`.
+   * Every key is counted, even when another one is already over its limit.
+   */
+  hitMany(
+    entries: { key: string; windowMs: number }[],
+    now: Date,
+  ): Promise<{ count: number; windowStart: number }[]>;
   /** The hits counted on `key` in its current window, without counting one (0 when none or stale). */
   peek(key: string, windowMs: number, now: Date): Promise<{ count: number; windowStart: number }>;
 }

@@ -5,9 +5,9 @@ import { SYSTEM_ACTOR } from "../events/store.js";
 import { enqueueMail } from "../mail/outbox.js";
 import type { RecoveryMailContext } from "../mail/templates/index.js";
 import { ALPHANUMERIC } from "../random.js";
-import { consumeLimit, LIMITS } from "../ratelimit/service.js";
+import { consumeLimits, LIMITS } from "../ratelimit/service.js";
 import { isValidEmail } from "../users/service.js";
-import type { User } from "../users/store.js";
+import type { UserProfile } from "../users/store.js";
 import { CSRFViolation } from "../errors.js";
 import { APIFlowFromBrowser, type RetryCause, SessionAlreadyAvailable } from "./errors.js";
 import { checkFlowCSRF, type FlowRequest } from "./flows.js";
@@ -129,8 +129,13 @@ function isAddress(address: string): boolean {
 }
 
 /** The one user the address names; several users sharing it, or a service account, name nobody (K8). */
-async function recoverableUser(stores: Stores, tenantId: string, address: string): Promise<User | null> {
-  const users = await stores.users.findUsersByEmail(tenantId, address);
+async function recoverableUser(
+  stores: Stores,
+  tenantId: string,
+  address: string,
+): Promise<UserProfile | null> {
+  // Groups play no part in sending a code: the profile is one query where the full user is two.
+  const users = await stores.users.findUserProfilesByEmail(tenantId, address);
   const user = users.length === 1 ? users[0]! : null;
   return user !== null && user.type !== "service_account" && user.type !== "internal_service_account"
     ? user
@@ -157,14 +162,18 @@ async function submitAddress(
     return showAgain(deps, flow, [invalidEmail(body.email)], 400);
   }
   const limits = deps.persistence.stores.rateLimits;
-  await consumeLimit(deps, limits, request.tenantId, LIMITS.selfServiceRecoveryPerIP, request.clientIP);
-  await consumeLimit(deps, limits, request.tenantId, LIMITS.selfServiceRecoveryPerAddress, address);
+  await consumeLimits(deps, limits, request.tenantId, [
+    { limit: LIMITS.selfServiceRecoveryPerIP, subject: request.clientIP },
+    { limit: LIMITS.selfServiceRecoveryPerAddress, subject: address },
+  ]);
   const method: RecoveryStrategy = flow.active ?? "code";
   const messages = [method === "code" ? MESSAGES.recoveryCodeSent : MESSAGES.recoveryLinkSent];
   // This submission's payload only: it is not stored on the flow, so a resend carries its own.
   const transientPayload = body.transientPayload;
   await deps.persistence.transaction(async (stores) => {
-    await stores.selfServiceRecovery.deleteRecoveryCodes(flow.tenantId, flow.id);
+    if (mayHoldCodes(flow)) {
+      await stores.selfServiceRecovery.deleteRecoveryCodes(flow.tenantId, flow.id);
+    }
     const user = await recoverableUser(stores, flow.tenantId, address);
     const context = { requestURL: flow.requestURL, transientPayload, identity: null };
     if (user === null) {
@@ -183,6 +192,15 @@ async function submitAddress(
     flow: { ...flow, state: "sent_email", messages, submittedAddress: address, transientPayload },
     status: 200,
   };
+}
+
+/**
+ * Whether the flow may already have codes to replace. A self-service flow gets its first code in
+ * the same transaction that moves it out of `choose_method`, so one still there has none; flows
+ * made by the admin API (a link flow stays in `choose_method`) carry theirs from the start.
+ */
+function mayHoldCodes(flow: SelfServiceRecoveryFlow): boolean {
+  return flow.origin === "admin" || flow.state !== "choose_method";
 }
 
 async function notifyUnknownAddress(
@@ -211,7 +229,7 @@ async function notifyUnknownAddress(
 }
 
 /** The identity as Kratos' template data names it: id and traits (kratos.md §2.2). */
-function identityOf(user: User): RecoveryMailContext["identity"] {
+function identityOf(user: UserProfile): RecoveryMailContext["identity"] {
   const traits: { email?: string; name?: string } = {};
   if (user.email !== "") traits.email = user.email;
   if (user.name !== "") traits.name = user.name;
@@ -224,7 +242,7 @@ async function sendRecoverySecret(
   stores: Stores,
   request: FlowRequest,
   flow: SelfServiceRecoveryFlow,
-  input: { user: User; address: string; context: RecoveryMailContext },
+  input: { user: UserProfile; address: string; context: RecoveryMailContext },
 ): Promise<void> {
   const { user, address } = input;
   const now = deps.clock.now();

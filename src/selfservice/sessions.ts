@@ -4,6 +4,7 @@ import type { Stores } from "../db/stores.js";
 import { recordEvent } from "../events/service.js";
 import { resumeSession } from "../sessions/service.js";
 import type { Session } from "../sessions/store.js";
+import type { UserProfile } from "../users/store.js";
 import type { SignedIn } from "./flows.js";
 import type { SecondFactors } from "./nodes.js";
 import type { Audit } from "../events/service.js";
@@ -32,6 +33,29 @@ export async function signedInBy(
   return user === null || !user.isActive ? null : { session, user };
 }
 
+/**
+ * `GET /sessions/whoami` (kratos.md §3.6.3): the live session behind the token and its identity, read
+ * without groups (the Kratos identity shows none), so one request costs the session query, the user
+ * query and, at aal1 only, one factor-presence query. No cache: a revoked or expired session stops
+ * working on the very next request, as with signedInBy.
+ */
+export async function whoamiBy(
+  deps: Pick<CoreDeps, "clock" | "config" | "persistence">,
+  tenantId: string,
+  token: string,
+): Promise<{ session: Session; user: UserProfile } | null> {
+  if (token === "" || token.length > 256) {
+    return null;
+  }
+  const stores = deps.persistence.stores;
+  const session = await resumeSession(deps, stores, tenantId, token);
+  if (session === null) {
+    return null;
+  }
+  const user = await stores.users.findUserProfile(tenantId, session.userId);
+  return user === null || !user.isActive ? null : { session, user };
+}
+
 /** Which second factors the identity has set up: confirmed TOTP devices, unused backup codes. */
 export async function secondFactorsOf(
   stores: Stores,
@@ -46,12 +70,14 @@ export async function secondFactorsOf(
  * True when the session is below the highest assurance level its identity can reach: aal1 while the
  * identity has a second factor (Rekey's `required_aal: highest_available`, kratos.md §4 K9).
  */
-export async function needsSecondFactor(stores: Stores, signedIn: SignedIn): Promise<boolean> {
+export async function needsSecondFactor(
+  stores: Stores,
+  signedIn: Pick<SignedIn, "session">,
+): Promise<boolean> {
   if (signedIn.session.aal === "aal2") {
     return false;
   }
-  const factors = await secondFactorsOf(stores, signedIn.session.tenantId, signedIn.user.id);
-  return factors.totp || factors.lookupSecret;
+  return stores.staticDevices.hasSecondFactor(signedIn.session.tenantId, signedIn.session.userId);
 }
 
 /** Ends a session (logout) and records it. */

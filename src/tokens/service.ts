@@ -198,8 +198,10 @@ async function insertToken(
   const expiring = isSuperuser(caller) ? (input.expiring ?? true) : ownerExpiresByDefault(caller);
   const expires = expiring ? decideExpiry(deps, owner, input.expires) : (input.expires ?? null);
   const key = generateTokenKey(deps);
+  const createdAt = deps.clock.now();
   const token: Token = {
-    id: deps.random.uuid(),
+    // §3.1 asks only for a uuid pk; a time-ordered one appends to the primary-key index on insert.
+    id: deps.random.uuidv7(createdAt),
     tenantId: audit.tenantId,
     identifier: input.identifier,
     managed: input.managed ?? null,
@@ -211,7 +213,7 @@ async function insertToken(
     ...storedKey(deps, intent, key),
     ownerMayView: owner.id === caller.id,
   };
-  await stores.tokens.createToken(token, deps.clock.now());
+  await stores.tokens.createToken(token, createdAt);
   await recordEvent(deps, stores.events, audit, "model_created", { model: tokenRef(token) });
   return { token, owner, key };
 }

@@ -13,6 +13,7 @@ import type {
   UserField,
   UserFilters,
   UserStore,
+  UserProfile,
   UserType,
 } from "./store.js";
 
@@ -102,6 +103,11 @@ export async function groupsOfUsers(
   return byUser;
 }
 
+function toProfile(row: UserRow): UserProfile {
+  const { groups: _groups, ...profile } = toUser(row, []);
+  return profile;
+}
+
 async function withGroups(db: Kysely<Database>, rows: UserRow[]): Promise<User[]> {
   const groups = await groupsOfUsers(
     db,
@@ -170,6 +176,18 @@ export function sqlUserStore(db: Kysely<Database>): UserStore {
     return row === undefined ? null : ((await withGroups(db, [row]))[0] ?? null);
   }
 
+  function usersByEmail(tenantId: string, email: string): Promise<UserRow[]> {
+    return db
+      .selectFrom("user")
+      .selectAll()
+      .where("tenant_id", "=", tenantId)
+      .where((eb) => eb(eb.fn("lower", ["email"]), "=", email.toLowerCase()))
+      .where("email", "!=", "")
+      .orderBy("id")
+      .limit(10)
+      .execute();
+  }
+
   /** Only the tenant's own groups, each once: a membership never crosses tenants. */
   async function setGroups(tenantId: string, userId: number, groupIds: number[]): Promise<void> {
     await db.deleteFrom("group_member").where("user_id", "=", userId).execute();
@@ -192,18 +210,24 @@ export function sqlUserStore(db: Kysely<Database>): UserStore {
 
   return {
     findUser: (tenantId, id) => one(tenantId, "id", id),
-    findUserByUsername: (tenantId, username) => one(tenantId, "username", username),
-    async findUsersByEmail(tenantId, email) {
-      const rows = await db
+    async findUserProfile(tenantId, id) {
+      if (!isStorableId(id)) {
+        return null;
+      }
+      const row = await db
         .selectFrom("user")
         .selectAll()
         .where("tenant_id", "=", tenantId)
-        .where((eb) => eb(eb.fn("lower", ["email"]), "=", email.toLowerCase()))
-        .where("email", "!=", "")
-        .orderBy("id")
-        .limit(10)
-        .execute();
-      return withGroups(db, rows);
+        .where("id", "=", id)
+        .executeTakeFirst();
+      return row === undefined ? null : toProfile(row);
+    },
+    findUserByUsername: (tenantId, username) => one(tenantId, "username", username),
+    async findUsersByEmail(tenantId, email) {
+      return withGroups(db, await usersByEmail(tenantId, email));
+    },
+    async findUserProfilesByEmail(tenantId, email) {
+      return (await usersByEmail(tenantId, email)).map(toProfile);
     },
     async findUserByUUID(tenantId, uuid) {
       const row = await db

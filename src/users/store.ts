@@ -38,6 +38,9 @@ export interface User {
   metadataAdmin: unknown;
 }
 
+/** A user without its groups: what callers that only need who the user is read, in one query. */
+export type UserProfile = Omit<User, "groups">;
+
 /** A user is a superuser when any of their groups is (authentik-v3.md §2.3). */
 export function isSuperuser(user: Pick<User, "groups">): boolean {
   return user.groups.some((group) => group.isSuperuser);
@@ -93,9 +96,13 @@ export interface UserFilters {
 
 export interface UserStore {
   findUser(tenantId: string, id: number): Promise<User | null>;
+  /** Like findUser without reading groups (one query): whoami, recovery mail. */
+  findUserProfile(tenantId: string, id: number): Promise<UserProfile | null>;
   findUserByUsername(tenantId: string, username: string): Promise<User | null>;
   /** Users of the tenant whose email equals `email` ignoring case (at most a few; emails are not unique). */
   findUsersByEmail(tenantId: string, email: string): Promise<User[]>;
+  /** Like findUsersByEmail without reading groups (one query). */
+  findUserProfilesByEmail(tenantId: string, email: string): Promise<UserProfile[]>;
   /** The user of the tenant with this uuid (a Kratos identity id); null when none. */
   findUserByUUID(tenantId: string, uuid: string): Promise<User | null>;
   /** Users of the tenant whose username or email equals `identifier` ignoring case, by id. */

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { CREDENTIAL_TYPES, type IdentityCredentials } from "../../identities/credentials.js";
-import type { User } from "../../users/store.js";
+import type { UserProfile } from "../../users/store.js";
 import { formatKratosTime } from "./format.js";
 
 export type {
@@ -45,7 +45,7 @@ function serializeCredentials(credentials: IdentityCredentials): Record<string, 
   return out;
 }
 
-function serializeAddresses(user: User): { verifiable: unknown[]; recovery: unknown[] } {
+function serializeAddresses(user: UserProfile): { verifiable: unknown[]; recovery: unknown[] } {
   if (user.email === "") {
     return { verifiable: [], recovery: [] };
   }
@@ -80,7 +80,7 @@ function serializeAddresses(user: User): { verifiable: unknown[]; recovery: unkn
  */
 export function serializeIdentity(
   publicURL: string,
-  user: User,
+  user: UserProfile,
   options: { credentials?: IdentityCredentials | null; admin: boolean },
 ): Record<string, unknown> {
   const out: Record<string, unknown> = { id: user.uuid };

@@ -3,10 +3,10 @@ import type { AppDeps } from "../../app.js";
 import { clearCookie } from "../../pages/cookies.js";
 import { SessionRequired } from "../../selfservice/errors.js";
 import { resolveReturnTo } from "../../selfservice/flows.js";
-import { endSession, needsSecondFactor, signedInBy } from "../../selfservice/sessions.js";
+import { endSession, needsSecondFactor, signedInBy, whoamiBy } from "../../selfservice/sessions.js";
 import { SecondFactorRequired } from "../../selfservice/errors.js";
 import type { Session } from "../../sessions/store.js";
-import type { User } from "../../users/store.js";
+import type { UserProfile } from "../../users/store.js";
 import { KratosError } from "./errors.js";
 import type { JSONObject } from "./flows.js";
 import {
@@ -47,7 +47,7 @@ function serializeDevices(session: Session): JSONObject[] {
  * `session` in Kratos' key order. Each method completed when the session was issued, the last one
  * when it last authenticated. Sessions issued before devices were recorded show none.
  */
-export function serializeSession(publicURL: string, session: Session, user: User): JSONObject {
+export function serializeSession(publicURL: string, session: Session, user: UserProfile): JSONObject {
   const last = session.authMethods.length - 1;
   return {
     id: session.id,
@@ -86,7 +86,7 @@ export function sessionRoutes(app: FastifyInstance, deps: AppDeps): void {
       throw KratosError.badRequest("tokenize_as is not supported by this server.");
     }
     const token = presentedSessionToken(request);
-    const signedIn = token === null ? null : await signedInBy(deps, request.tenant.id, token);
+    const signedIn = token === null ? null : await whoamiBy(deps, request.tenant.id, token);
     if (signedIn === null) {
       throw new KratosError(401, { reason: NO_CREDENTIALS });
     }
