@@ -11,6 +11,7 @@ import {
   membershipsOf,
   tokenColumns,
   userColumns,
+  loadReport,
 } from "./bulk.js";
 
 const BATCH = 10_000;
@@ -192,19 +193,11 @@ export async function loadPostgres(url: string, context: LoadContext): Promise<B
     // What autovacuum would do soon after such an import; the planner needs the row counts.
     await client.query('analyze "user", group_member, "group", token');
     const done = performance.now();
-    return {
-      users: context.plan.users,
-      tokens: context.plan.tokens,
-      groups: groupIds.length,
-      memberships,
-      seconds: {
-        users: (usersDone - started) / 1000,
-        tokens: (tokensDone - usersDone) / 1000,
-        indexes: (done - tokensDone) / 1000,
-        total: (done - started) / 1000,
-      },
-      samples: context.samples,
-    };
+    return loadReport(
+      context,
+      { users: context.plan.users, tokens: context.plan.tokens, groups: groupIds.length, memberships },
+      { started, usersDone, tokensDone, done },
+    );
   } finally {
     await client.end();
   }

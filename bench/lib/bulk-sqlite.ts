@@ -10,6 +10,7 @@ import {
   membershipsOf,
   tokenColumns,
   userColumns,
+  loadReport,
 } from "./bulk.js";
 
 const BATCH = 50_000;
@@ -107,19 +108,11 @@ export async function loadSQLite(url: string, context: LoadContext): Promise<Bul
     // No ANALYZE: Rekey never runs it on SQLite, so the planner here sees what a real install's sees.
     sqlite.pragma("wal_checkpoint(TRUNCATE)");
     const done = performance.now();
-    return {
-      users,
-      tokens,
-      groups: groupIds.length,
-      memberships,
-      seconds: {
-        users: (usersDone - started) / 1000,
-        tokens: (tokensDone - usersDone) / 1000,
-        indexes: (done - tokensDone) / 1000,
-        total: (done - started) / 1000,
-      },
-      samples: context.samples,
-    };
+    return loadReport(
+      context,
+      { users, tokens, groups: groupIds.length, memberships },
+      { started, usersDone, tokensDone, done },
+    );
   } finally {
     sqlite.close();
   }

@@ -174,6 +174,32 @@ export interface LoadContext {
   stride: number;
 }
 
+/** performance.now() at the load's milestones: start, users written, tokens written, all done. */
+export interface LoadMarks {
+  started: number;
+  usersDone: number;
+  tokensDone: number;
+  done: number;
+}
+
+/** The report every dialect loader ends with. */
+export function loadReport(
+  context: LoadContext,
+  counts: { users: number; tokens: number; groups: number; memberships: number },
+  marks: LoadMarks,
+): BulkReport {
+  return {
+    ...counts,
+    seconds: {
+      users: (marks.usersDone - marks.started) / 1000,
+      tokens: (marks.tokensDone - marks.usersDone) / 1000,
+      indexes: (marks.done - marks.tokensDone) / 1000,
+      total: (marks.done - marks.started) / 1000,
+    },
+    samples: context.samples,
+  };
+}
+
 /** Loads `plan` into the migrated database at `url` (sqlite:… or postgres://…). */
 export async function bulkLoad(url: string, plan: BulkPlan): Promise<BulkReport> {
   const context: LoadContext = {

@@ -54,8 +54,15 @@ export async function createUser(context: BenchContext, username: string, name: 
   return { pk: user.pk, uuid: user.uuid, username };
 }
 
-/** Runs `task(0 … count-1)`, IN_FLIGHT at a time, the way an operator's script would; results in order. */
-export async function inParallel<T>(count: number, task: (index: number) => Promise<T>): Promise<T[]> {
+/**
+ * Runs `task(0 … count-1)`, `inFlight` at a time (IN_FLIGHT unless said), the way an operator's script
+ * would; results in order.
+ */
+export async function inParallel<T>(
+  count: number,
+  task: (index: number) => Promise<T>,
+  inFlight = IN_FLIGHT,
+): Promise<T[]> {
   const results: T[] = new Array(count);
   let next = 0;
   async function worker(): Promise<void> {
@@ -65,11 +72,7 @@ export async function inParallel<T>(count: number, task: (index: number) => Prom
       results[index] = await task(index);
     }
   }
-  const workers: Promise<void>[] = [];
-  for (let i = 0; i < IN_FLIGHT; i++) {
-    workers.push(worker());
-  }
-  await Promise.all(workers);
+  await Promise.all(Array.from({ length: Math.min(inFlight, count) }, worker));
   return results;
 }
 

@@ -1,5 +1,6 @@
 import { type TOTP, URI } from "otpauth";
-import { call, inParallel, type PeerOperation, poolCursor } from "./drive.js";
+import { call, type PeerOperation, poolCursor } from "./drive.js";
+import { inParallel } from "../lib/seed.js";
 import type { PeerOperations } from "./operations.js";
 
 /**
@@ -9,7 +10,6 @@ import type { PeerOperations } from "./operations.js";
  * carries an Origin of the server itself, as a browser on that origin would.
  */
 
-const IN_FLIGHT = 8;
 const PASSWORD = "peer-bench-password-1";
 
 interface PeerUser {
@@ -80,7 +80,7 @@ export async function prepareBetterAuth(
   pool: number,
   counts: { amount: number; warmupAmount: number },
 ): Promise<PeerOperations> {
-  const users: PeerUser[] = await inParallel(pool + 1, IN_FLIGHT, async (index) => {
+  const users: PeerUser[] = await inParallel(pool + 1, async (index) => {
     const email = `peer-${runId}-${index}@example.com`;
     const bearer = await signUp(origin, email, index);
     if (index === pool) return { email, bearer, totp: null, challengeCookie: "" };

@@ -187,25 +187,6 @@ export function benchAddress(sequence: number): string {
   return `198.${18 + ((sequence >> 16) & 1)}.${(sequence >> 8) & 255}.${sequence & 255}`;
 }
 
-/** Runs `task(0)`, `task(1)`, … `task(count - 1)`, `inFlight` at a time; resolves to their results. */
-export async function inParallel<T>(
-  count: number,
-  inFlight: number,
-  task: (index: number) => Promise<T>,
-): Promise<T[]> {
-  const results: T[] = new Array(count);
-  let next = 0;
-  async function worker(): Promise<void> {
-    while (next < count) {
-      const index = next;
-      next += 1;
-      results[index] = await task(index);
-    }
-  }
-  await Promise.all(Array.from({ length: Math.min(inFlight, count) }, worker));
-  return results;
-}
-
 /** fetch that fails, with the answer, unless the status is `expect`; resolves to the answer. */
 export async function call(
   url: string,

@@ -1,5 +1,6 @@
 import { Secret, TOTP } from "otpauth";
-import { benchAddress, call, inParallel, type PeerOperation, poolCursor } from "./drive.js";
+import { benchAddress, call, type PeerOperation, poolCursor } from "./drive.js";
+import { inParallel } from "../lib/seed.js";
 import type { PeerOperations } from "./operations.js";
 
 /**
@@ -9,8 +10,6 @@ import type { PeerOperations } from "./operations.js";
  * recovery flow per password-reset request. Client addresses are spread with X-Forwarded-For
  * (REKEY_TRUST_PROXY=true) so Rekey's per-address rate limits see many clients, as in production.
  */
-
-const IN_FLIGHT = 8;
 
 interface RekeyUser {
   pk: number;
@@ -115,7 +114,7 @@ export async function prepareRekey(
   pool: number,
   counts: { amount: number; warmupAmount: number },
 ): Promise<PeerOperations> {
-  const users: RekeyUser[] = await inParallel(pool + 1, IN_FLIGHT, async (index) => {
+  const users: RekeyUser[] = await inParallel(pool + 1, async (index) => {
     const user = await createUser(origin, adminToken, runId, index);
     // The reader has no second factor, so its aal1 session is its highest level for /sessions/whoami.
     const stepUp = index < pool;
@@ -126,7 +125,7 @@ export async function prepareRekey(
   });
   const reader = users[pool]!;
   const stepUps = users.slice(0, pool);
-  const recoveryFlows = await inParallel(pool, IN_FLIGHT, () => recoveryFlow(origin));
+  const recoveryFlows = await inParallel(pool, () => recoveryFlow(origin));
   // Each address is asked for at most once per run: Rekey allows 5 an hour per address.
   const nextRecovery = poolCursor(
     "recovery flow",

@@ -14,46 +14,51 @@ import type { Audit } from "../events/service.js";
  * active identity, or to nothing; an identity with a second factor needs an aal2 session.
  */
 
-/** The live session behind a cookie value or session token, if its identity is active; null otherwise. */
-export async function signedInBy(
+/**
+ * The live session behind a cookie value or session token and its identity, read by `readUser`; null
+ * when there is none or the identity is deactivated (such sessions count as none, kratos.md §3.6.3).
+ * No cache: a revoked or expired session stops working on the very next request.
+ */
+async function liveSession<U extends { isActive: boolean }>(
+  deps: Pick<CoreDeps, "clock" | "config" | "persistence">,
+  tenantId: string,
+  token: string,
+  readUser: (stores: Stores, userId: number) => Promise<U | null>,
+): Promise<{ session: Session; user: U } | null> {
+  if (token === "" || token.length > 256) {
+    return null;
+  }
+  const stores = deps.persistence.stores;
+  const session = await resumeSession(deps, stores, tenantId, token);
+  if (session === null) {
+    return null;
+  }
+  const user = await readUser(stores, session.userId);
+  return user === null || !user.isActive ? null : { session, user };
+}
+
+/** The signed-in session and its identity with groups, for the flows. */
+export function signedInBy(
   deps: Pick<CoreDeps, "clock" | "config" | "persistence">,
   tenantId: string,
   token: string,
 ): Promise<SignedIn | null> {
-  if (token === "" || token.length > 256) {
-    return null;
-  }
-  const stores = deps.persistence.stores;
-  const session = await resumeSession(deps, stores, tenantId, token);
-  if (session === null) {
-    return null;
-  }
-  const user = await stores.users.findUser(tenantId, session.userId);
-  // Sessions of deactivated identities count as none (kratos.md §3.6.3).
-  return user === null || !user.isActive ? null : { session, user };
+  return liveSession(deps, tenantId, token, (stores, userId) => stores.users.findUser(tenantId, userId));
 }
 
 /**
- * `GET /sessions/whoami` (kratos.md §3.6.3): the live session behind the token and its identity, read
- * without groups (the Kratos identity shows none), so one request costs the session query, the user
- * query and, at aal1 only, one factor-presence query. No cache: a revoked or expired session stops
- * working on the very next request, as with signedInBy.
+ * `GET /sessions/whoami` (kratos.md §3.6.3): the identity is read without groups (the Kratos identity
+ * shows none), so one request costs the session query, the user query and, at aal1 only, one
+ * factor-presence query.
  */
-export async function whoamiBy(
+export function whoamiBy(
   deps: Pick<CoreDeps, "clock" | "config" | "persistence">,
   tenantId: string,
   token: string,
 ): Promise<{ session: Session; user: UserProfile } | null> {
-  if (token === "" || token.length > 256) {
-    return null;
-  }
-  const stores = deps.persistence.stores;
-  const session = await resumeSession(deps, stores, tenantId, token);
-  if (session === null) {
-    return null;
-  }
-  const user = await stores.users.findUserProfile(tenantId, session.userId);
-  return user === null || !user.isActive ? null : { session, user };
+  return liveSession(deps, tenantId, token, (stores, userId) =>
+    stores.users.findUserProfile(tenantId, userId),
+  );
 }
 
 /** Which second factors the identity has set up: confirmed TOTP devices, unused backup codes. */

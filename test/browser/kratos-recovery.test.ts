@@ -1,26 +1,15 @@
 import assert from "node:assert/strict";
-import { createServer } from "node:net";
 import { describe, test } from "node:test";
 import type { Page } from "playwright-core";
 import { createIdentity, harness } from "../selfservice/helpers.js";
 import { chromiumSkip, launchChromium } from "../support/chromium.js";
+import { freePort } from "../support/ports.js";
 
 /**
  * The Kratos self-service flow in a real Chromium with JavaScript switched off: recovery by a code
  * read from a real SMTP server, a new password on the settings page, a fresh sign-in with it, and
  * whoami. With CI=true a missing Chromium fails the suite instead of skipping it.
  */
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === "object" && address !== null ? address.port : 0));
-    });
-  });
-}
 
 async function messageIds(page: Page): Promise<number[]> {
   return page.$$eval("[data-message-id]", (nodes) =>

@@ -1,11 +1,8 @@
 import assert from "node:assert/strict";
 import type { TestContext } from "node:test";
 import type { LightMyRequestResponse } from "fastify";
-import { buildApp, loggerOptions } from "../../src/app.js";
+import { loggerOptions } from "../../src/app.js";
 import { decodeBase32Secret } from "../../src/authenticators/totp.js";
-import { openDeps } from "../../src/boot.js";
-import { bootstrapAdmin } from "../../src/bootstrap.js";
-import { loadConfig } from "../../src/config.js";
 import { startCourier } from "../../src/mail/courier.js";
 import { csrfTokenOf, PageClient } from "../pages/helpers.js";
 import {
@@ -15,8 +12,7 @@ import {
   submitCode,
   submitEmail,
 } from "../selfservice/helpers.js";
-import { ADMIN_TOKEN, SECRET, TENANTS_KEY, type TestApp } from "../support/app.js";
-import { freshDatabase } from "../support/databases.js";
+import { TENANTS_KEY, type TestApp, testApp } from "../support/app.js";
 import { startSMTPSink } from "../support/smtp.js";
 
 /**
@@ -206,38 +202,14 @@ export async function runScenario(
 /** The real app on a SQLite file, logging at `trace` into memory, with a real SMTP sink and courier. */
 export async function startSecretsHarness(t: TestContext): Promise<SecretsHarness> {
   const smtp = await startSMTPSink(t);
-  const database = await freshDatabase(t, "sqlite");
-  const config = loadConfig({
-    REKEY_DATABASE_URL: database.url,
-    REKEY_SECRET_KEY: SECRET,
-    REKEY_BOOTSTRAP_TOKEN: ADMIN_TOKEN,
-    REKEY_BOOTSTRAP_PASSWORD: "bootstrap-password-1",
-    REKEY_BOOTSTRAP_EMAIL: "admin@example.com",
-    REKEY_TENANTS_API_KEY: TENANTS_KEY,
-    REKEY_SMTP_URL: smtp.url,
-    REKEY_LOG_LEVEL: "trace",
-  });
-  const deps = await openDeps(config, { db: database.db });
-  await bootstrapAdmin(deps);
   const log: string[] = [];
   const stream = { write: (line: string) => void log.push(line) };
-  const app = await buildApp(deps, { logger: { ...(loggerOptions("trace") as object), stream } as never });
-  t.after(() => app.close());
-  const courier = startCourier(deps, app.log, { pollMs: 0, backoffMs: 1000 });
+  const rekey = await testApp(t, "sqlite", {
+    env: { REKEY_SMTP_URL: smtp.url, REKEY_LOG_LEVEL: "trace" },
+    logger: { ...(loggerOptions("trace") as object), stream } as never,
+  });
+  const courier = startCourier(rekey.deps, rekey.app.log, { pollMs: 0, backoffMs: 1000 });
   t.after(() => courier.stop());
-  const rekey: TestApp = {
-    app,
-    deps,
-    database,
-    api(method, url, body, options) {
-      const token = options?.token === undefined ? ADMIN_TOKEN : options.token;
-      const headers: Record<string, string> = { ...options?.headers };
-      if (token !== null) headers["authorization"] = `Bearer ${token}`;
-      if (body !== undefined) headers["content-type"] ??= "application/json";
-      const payload = body === undefined ? undefined : JSON.stringify(body);
-      return app.inject({ method: method as "GET", url, headers, payload });
-    },
-  };
   return {
     rekey,
     log,

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import { createServer } from "node:net";
 import { describe, test } from "node:test";
 import { Configuration, FrontendApi } from "@ory/client";
 import { DIALECTS } from "../support/databases.js";
 import { createIdentity, harness } from "./helpers.js";
+import { freePort } from "../support/ports.js";
 
 /** An error of the client carrying the HTTP answer (axios' shape, without importing axios). */
 function isHTTPError(error: unknown): error is { response: { status: number; data: any } } {
@@ -13,18 +13,6 @@ function isHTTPError(error: unknown): error is { response: { status: number; dat
     "response" in error &&
     typeof (error as { response?: unknown }).response === "object"
   );
-}
-
-/** A port that was free a moment ago, so REKEY_PUBLIC_URL can name it before the app listens. */
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === "object" && address !== null ? address.port : 0));
-    });
-  });
 }
 
 const OLD_PASSWORD = "old-Secret-password-1";

@@ -1,28 +1,17 @@
 import assert from "node:assert/strict";
-import { createServer } from "node:net";
 import { describe, test } from "node:test";
 import { Configuration, FrontendApi, type UiNodeTextAttributes } from "@ory/client";
 import { fixedClock } from "../../src/clock.js";
 import { DIALECTS } from "../support/databases.js";
 import { createIdentity, harness } from "./helpers.js";
 import { appCode } from "./settings-mfa-helpers.js";
+import { freePort } from "../support/ports.js";
 
 /**
  * The official @ory/client over a real socket: a native app enrols TOTP through the settings flow
  * (secret read from the `totp_secret_key` node, code computed with otpauth), saves backup codes,
  * and steps a new session up to aal2 with each factor.
  */
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === "object" && address !== null ? address.port : 0));
-    });
-  });
-}
 
 const PASSWORD = "correct-horse-battery-1";
 

@@ -1,5 +1,5 @@
 import type { TestContext } from "node:test";
-import type { FastifyInstance, LightMyRequestResponse } from "fastify";
+import type { FastifyInstance, FastifyServerOptions, LightMyRequestResponse } from "fastify";
 import { type AppDeps, buildApp } from "../../src/app.js";
 import { openDeps } from "../../src/boot.js";
 import { bootstrapAdmin } from "../../src/bootstrap.js";
@@ -32,7 +32,7 @@ export interface TestApp {
 export async function testApp(
   t: TestContext,
   dialect: Dialect,
-  options?: { env?: Record<string, string>; clock?: Clock },
+  options?: { env?: Record<string, string>; clock?: Clock; logger?: FastifyServerOptions["logger"] },
 ): Promise<TestApp> {
   const database = await freshDatabase(t, dialect);
   const config = loadConfig({
@@ -46,7 +46,7 @@ export async function testApp(
   });
   const deps = await openDeps(config, { db: database.db, clock: options?.clock });
   await bootstrapAdmin(deps);
-  const app = await buildApp(deps);
+  const app = await buildApp(deps, { logger: options?.logger });
   t.after(() => app.close());
   return {
     app,

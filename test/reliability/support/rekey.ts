@@ -22,7 +22,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
+import { freePort } from "../../support/ports.js";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { TestContext } from "node:test";
@@ -102,15 +102,7 @@ export function seededRandom(t: TestContext): () => number {
   };
 }
 
-/** A port nobody listens on right now (the kernel's pick), for a server that is started afterwards. */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((done) => server.listen(0, "127.0.0.1", done));
-  const address = server.address();
-  await new Promise<void>((done) => server.close(() => done()));
-  if (address === null || typeof address === "string") throw new Error("no port");
-  return address.port;
-}
+export { freePort };
 
 /** A database no other test uses: a SQLite file in a new folder, or a new PostgreSQL database. */
 export async function freshDatabaseURL(t: TestContext, dialect: Dialect): Promise<string> {
