@@ -3,7 +3,7 @@ import type { Stores } from "../db/stores.js";
 import { type Audit, recordEvent, userRef } from "../events/service.js";
 import { hashPassword } from "../users/passwords.js";
 import { deleteUser, keepingASuperuser } from "../users/service.js";
-import type { User, UserChanges } from "../users/store.js";
+import type { User, UserChanges, UserProfile } from "../users/store.js";
 import { credentialsOfUsers, type IdentityCredentials, type SecondFactorSource } from "./credentials.js";
 import { CredentialNotFound, IdentityConflict, LastFirstFactor } from "./errors.js";
 
@@ -11,6 +11,17 @@ import { CredentialNotFound, IdentityConflict, LastFirstFactor } from "./errors.
  * Kratos identities are Rekey users (kratos.md §2.2): identity id = user uuid, traits = email and
  * name, state = is_active. These rules hold whichever API changes a user; wire texts stay at the edge.
  */
+
+/**
+ * An identity's traits as Kratos shows them (kratos.md §2.2): the user's email and name, each only
+ * when set. The one mapping from a Rekey user to traits, for the API and the mail template data alike.
+ */
+export function traitsOf(user: Pick<UserProfile, "email" | "name">): { email?: string; name?: string } {
+  const traits: { email?: string; name?: string } = {};
+  if (user.email !== "") traits.email = user.email;
+  if (user.name !== "") traits.name = user.name;
+  return traits;
+}
 
 export interface NewIdentity {
   /** Already validated against the `default` schema. */

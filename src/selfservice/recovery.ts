@@ -21,6 +21,7 @@ import {
   retryRecovery,
 } from "./recovery-flow.js";
 import type { FlowMessage, FlowType, RecoveryStrategy, SelfServiceRecoveryFlow } from "./store.js";
+import { traitsOf } from "../identities/service.js";
 
 /**
  * The self-service recovery flow (kratos.md §3.4): a flow is started, an address submitted, a code
@@ -230,10 +231,7 @@ async function notifyUnknownAddress(
 
 /** The identity as Kratos' template data names it: id and traits (kratos.md §2.2). */
 function identityOf(user: UserProfile): RecoveryMailContext["identity"] {
-  const traits: { email?: string; name?: string } = {};
-  if (user.email !== "") traits.email = user.email;
-  if (user.name !== "") traits.name = user.name;
-  return { id: user.uuid, traits };
+  return { id: user.uuid, traits: traitsOf(user) };
 }
 
 /** Creates the code or link token (stored as its HMAC only) and queues the mail carrying it. */

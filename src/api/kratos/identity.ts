@@ -8,6 +8,7 @@ export type {
   IdentityCredential,
   IdentityCredentials,
 } from "../../identities/credentials.js";
+import { traitsOf } from "../../identities/service.js";
 
 /** `schema_url` of the one identity schema, `default` (base64url `ZGVmYXVsdA`). */
 export function schemaURL(publicURL: string): string {
@@ -91,10 +92,7 @@ export function serializeIdentity(
   out["schema_url"] = schemaURL(publicURL);
   out["state"] = user.isActive ? "active" : "inactive";
   out["state_changed_at"] = formatKratosTime(user.stateChangedAt ?? user.dateJoined);
-  const traits: Record<string, unknown> = {};
-  if (user.email !== "") traits["email"] = user.email;
-  if (user.name !== "") traits["name"] = user.name;
-  out["traits"] = traits;
+  out["traits"] = traitsOf(user);
   const addresses = serializeAddresses(user);
   if (addresses.verifiable.length > 0) out["verifiable_addresses"] = addresses.verifiable;
   if (addresses.recovery.length > 0) out["recovery_addresses"] = addresses.recovery;
