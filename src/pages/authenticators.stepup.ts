@@ -3,13 +3,12 @@ import type { FastifyReply, FastifyRequest } from "fastify";
 import type { AppDeps } from "../app.js";
 import { mayChangeSecondFactors } from "../authenticators/service.js";
 import { proveSecondFactor } from "../selfservice/login.js";
-import { resumeSession } from "../sessions/service.js";
 import type { Session } from "../sessions/store.js";
 import type { User } from "../users/store.js";
-import { SESSION_COOKIE } from "./cookies.js";
 import { CSRF_FIELD, issueCSRFToken, verifyCSRFToken } from "./csrf.js";
 import { type HTML, html } from "./html.js";
 import { layout } from "./layout.js";
+import { browserSession } from "./session.js";
 import { type PagesApp, pageAudit, rejectInvalidForm, seeOther, sendPage } from "./steps.js";
 import { type Message, MESSAGES } from "./text.js";
 import { PATHS } from "./views.js";
@@ -43,14 +42,10 @@ export interface PageSession {
   user: User;
 }
 
-/** The live browser session behind `rekey_session` and its user, or null. */
+/** The live browser session behind `rekey_session` and its active user, or null. */
 export async function pageSession(deps: AppDeps, request: FastifyRequest): Promise<PageSession | null> {
-  const token = request.cookies[SESSION_COOKIE];
-  if (token === undefined || token === "") {
-    return null;
-  }
-  const session = await resumeSession(deps, deps.persistence.stores, request.tenant.id, token);
-  if (session === null || session.kind !== "browser") {
+  const session = await browserSession(deps, request);
+  if (session === null) {
     return null;
   }
   const user = await deps.persistence.stores.users.findUser(request.tenant.id, session.userId);

@@ -3,11 +3,10 @@ import type { FastifyReply, FastifyRequest } from "fastify";
 import type { AppDeps } from "../app.js";
 import { LoginFailed } from "../errors.js";
 import { loginWithPassword } from "../sessions/login.js";
-import { resumeSession } from "../sessions/service.js";
-import type { Session } from "../sessions/store.js";
 import { accountSecondFactors } from "./authenticators.js";
 import { clearCookie, cookieOptions, SESSION_COOKIE } from "./cookies.js";
 import { issueCSRFToken, resetCSRFSecret, verifyCSRFToken } from "./csrf.js";
+import { browserSession } from "./session.js";
 import { type PagesApp, pageAudit, rejectInvalidForm, seeOther, sendPage } from "./steps.js";
 import { type Message, MESSAGES } from "./text.js";
 import { accountPage, loginPage, MAX_FIELD_LENGTH, PATHS } from "./views.js";
@@ -20,16 +19,6 @@ const LoginForm = Type.Object({
   password: Type.Optional(Type.String({ maxLength: MAX_FIELD_LENGTH })),
 });
 const LogoutForm = Type.Object({ csrf_token: Type.String() });
-
-/** The live browser session behind the `rekey_session` cookie, or null. */
-async function browserSession(deps: AppDeps, request: FastifyRequest): Promise<Session | null> {
-  const token = request.cookies[SESSION_COOKIE];
-  if (token === undefined || token === "") {
-    return null;
-  }
-  const session = await resumeSession(deps, deps.persistence.stores, request.tenant.id, token);
-  return session !== null && session.kind === "browser" ? session : null;
-}
 
 function renderLogin(
   deps: AppDeps,
