@@ -44,13 +44,27 @@ function keepLines(child: ChildProcess, lines: string[], counter: { count: numbe
   }
 }
 
-/** Starts `node <args>` in `cwd` with exactly the environment `env`. */
+let built = false;
+
+/**
+ * Builds dist/ once per bench run (scripts/build.mjs), so `bin/rekey.js` runs the same compiled
+ * JavaScript `npm start` runs, not the TypeScript sources through tsx (which it falls back to when
+ * src/ is newer than the build).
+ */
+function buildOnce(cwd: string): void {
+  if (built) return;
+  execFileSync(process.execPath, ["scripts/build.mjs"], { cwd, stdio: "inherit" });
+  built = true;
+}
+
+/** Starts `node <args>` in `cwd` with exactly the environment `env`; Rekey from a fresh build. */
 export function startChild(
   name: string,
   args: string[],
   env: Record<string, string>,
   cwd: string,
 ): ChildServer {
+  if (args.includes("bin/rekey.js")) buildOnce(cwd);
   const child = spawn(process.execPath, args, { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
   if (child.pid === undefined) {
     throw new Error(`${name}: could not start node ${args.join(" ")}`);
