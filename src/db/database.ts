@@ -191,6 +191,11 @@ export function openDatabase(databaseURL: string, options?: { poolSize?: number 
     // same (checkpoints only move committed pages from the WAL into the database file).
     sqlite.pragma("cache_size = -32768");
     sqlite.pragma("wal_autocheckpoint = 4000");
+    // Group commit gives every transaction its own savepoint, and a savepoint keeps the original of
+    // each page it changes in a sub-journal: in a temporary file by default, which cost about 12 of
+    // the 22 pwrite calls per created token. In memory it is a copy; durability is unchanged (the
+    // sub-journal only serves a rollback to the savepoint, never crash recovery).
+    sqlite.pragma("temp_store = MEMORY");
     // SQLite's own lower() folds ASCII only, so a search for "jörg" would miss "JÖRG" there and not on
     // PostgreSQL; list search (db/listing.ts) lower-cases both sides, so give it JavaScript's folding.
     sqlite.function("lower", { deterministic: true }, (value: unknown) =>
