@@ -116,6 +116,9 @@ function storesWatched(executor: Kysely<Database>, dialect: Dialect, onWrite: ()
       ["updateToken", "deleteToken", "rotateExpiredToken", "deleteExpiredToken"],
       onWrite,
     ),
+    // Not recordLogin: last_login decides nothing a cache decides (who a token belongs to, whether
+    // it works), so a sign-in must not empty every replica's caches; a cached owner shows it at most
+    // the cache's few seconds late.
     users: notifyingAfter(stores.users, ["updateUser", "deleteUser"], onWrite),
     groups: notifyingAfter(
       stores.groups,

@@ -4,11 +4,11 @@ import type { CoreDeps } from "../deps.js";
 import { recordEvent } from "../events/service.js";
 import { SYSTEM_ACTOR } from "../events/store.js";
 import { assertWithinLimit, consumeLimit, LIMITS } from "../ratelimit/service.js";
-import { decoy, findLoginUser } from "../sessions/login.js";
+import { decoy } from "../sessions/login.js";
 import { issueSession } from "../sessions/service.js";
 import type { AssuranceLevel, Session } from "../sessions/store.js";
 import { verifyPassword } from "../users/passwords.js";
-import type { User } from "../users/store.js";
+import type { UserProfile } from "../users/store.js";
 import {
   AssuranceLevelReached,
   FirstFactorRequired,
@@ -46,7 +46,7 @@ export interface LoginBody {
 export type LoginOutcome =
   | { kind: "flow"; flow: LoginFlow; status: 400 }
   /** `token` is the secret to hand out; null when the presented session was refreshed (same secret). */
-  | { kind: "signed_in"; flow: LoginFlow; user: User; session: Session; token: string | null };
+  | { kind: "signed_in"; flow: LoginFlow; user: UserProfile; session: Session; token: string | null };
 
 async function createLoginFlow(
   deps: CoreDeps,
@@ -204,11 +204,12 @@ async function loginWithPasswordMethod(
 ): Promise<LoginOutcome> {
   const stores = deps.persistence.stores;
   await assertWithinLimit(deps, stores.rateLimits, request.tenantId, LIMITS.loginPerIP, request.clientIP);
-  const user = await findLoginUser(deps, request.tenantId, body.identifier);
+  const named = await stores.users.findSignInUser(request.tenantId, body.identifier);
+  const user = named?.user ?? null;
   // Per account means per user whatever name was typed; an unknown identifier counts as itself.
   const account = user === null ? `name:${body.identifier}` : `user:${user.id}`;
   await assertWithinLimit(deps, stores.rateLimits, request.tenantId, LIMITS.loginPerAccount, account);
-  const stored = user === null ? null : await stores.users.passwordHash(request.tenantId, user.id);
+  const stored = named?.passwordHash ?? null;
   const matches = await verifyPassword(stored ?? (await decoy(deps)), body.password);
   if (user === null || stored === null || !matches) {
     // Only failures count against the limits (kratos.md §3.6.5), and each one is on the record.
@@ -246,7 +247,7 @@ async function loginWithPasswordMethod(
       session = issued.session;
       token = issued.token;
     }
-    await tx.users.updateUser(request.tenantId, user.id, { lastLogin: now }, now);
+    await tx.users.recordLogin(request.tenantId, user.id, now);
     await tx.loginFlows.updateLoginFlow(
       request.tenantId,
       flow.id,

@@ -282,7 +282,7 @@ async function completeInTransaction(
   if (deps.config.recoveryRevokeSessions) {
     await stores.sessions.revokeUserSessions(tenantId, user.id, now, { exceptId: issued.session.id });
   }
-  await stores.users.updateUser(tenantId, user.id, { lastLogin: now }, now);
+  await stores.users.recordLogin(tenantId, user.id, now);
   const audit = { ...request.audit, actor: { pk: user.id, username: user.username, email: user.email } };
   await recordEvent(deps, stores.events, audit, "login", { auth_method: options.method });
   await recordEvent(deps, stores.events, audit, "recovery_succeeded", {

@@ -3,7 +3,7 @@ import { type Audit, recordEvent } from "../events/service.js";
 import { ALPHANUMERIC } from "../random.js";
 import { assertWithinLimit, consumeLimit, LIMITS } from "../ratelimit/service.js";
 import { hashPassword, verifyPassword } from "../users/passwords.js";
-import type { User } from "../users/store.js";
+import type { UserProfile } from "../users/store.js";
 import { LoginFailed } from "../errors.js";
 import { type IssuedSession, issueSession, type SessionClient } from "./service.js";
 import type { SessionKind } from "./store.js";
@@ -16,24 +16,6 @@ export function decoy(deps: Pick<CoreDeps, "random">): Promise<string> {
 }
 
 /**
- * The user a login names: exact username, else the one user whose email matches case-insensitively
- * (an address shared by several users names nobody).
- */
-export async function findLoginUser(
-  deps: CoreDeps,
-  tenantId: string,
-  identifier: string,
-): Promise<User | null> {
-  const stores = deps.persistence.stores;
-  const byName = await stores.users.findUserByUsername(tenantId, identifier);
-  if (byName !== null || !identifier.includes("@")) {
-    return byName;
-  }
-  const byEmail = await stores.users.findUsersByEmail(tenantId, identifier);
-  return byEmail.length === 1 ? byEmail[0]! : null;
-}
-
-/**
  * Password login: rate limited per client and per account, one argon2id verify whether or not the
  * account exists, inactive users refused like wrong passwords. Issues a session of `kind` at aal1.
  */
@@ -41,15 +23,16 @@ export async function loginWithPassword(
   deps: CoreDeps,
   audit: Audit,
   input: { identifier: string; password: string; kind: SessionKind; client: SessionClient },
-): Promise<{ user: User; issued: IssuedSession }> {
+): Promise<{ user: UserProfile; issued: IssuedSession }> {
   const stores = deps.persistence.stores;
   const client = audit.clientIP ?? "unknown";
   await assertWithinLimit(deps, stores.rateLimits, audit.tenantId, LIMITS.loginPerIP, client);
-  const user = await findLoginUser(deps, audit.tenantId, input.identifier);
+  const named = await stores.users.findSignInUser(audit.tenantId, input.identifier);
+  const user = named?.user ?? null;
   // Per account means per user whatever name they typed; an unknown identifier counts as itself.
   const account = user === null ? `name:${input.identifier}` : `user:${user.id}`;
   await assertWithinLimit(deps, stores.rateLimits, audit.tenantId, LIMITS.loginPerAccount, account);
-  const stored = user === null ? null : await stores.users.passwordHash(audit.tenantId, user.id);
+  const stored = named?.passwordHash ?? null;
   const matches = await verifyPassword(stored ?? (await decoy(deps)), input.password);
   if (user === null || stored === null || !matches || !user.isActive) {
     // Only failures count against the limits (kratos.md §3.6.5), and each one is on the record.
@@ -70,7 +53,7 @@ export async function loginWithPassword(
       authMethods: ["password"],
       client: input.client,
     });
-    await tx.users.updateUser(audit.tenantId, user.id, { lastLogin: deps.clock.now() }, deps.clock.now());
+    await tx.users.recordLogin(audit.tenantId, user.id, deps.clock.now());
     const actor = { pk: user.id, username: user.username, email: user.email };
     await recordEvent(deps, tx.events, { ...audit, actor }, "login", { auth_method: "password" });
     return { user, issued };

@@ -412,6 +412,39 @@ export function testUserStore(open: OpenStores): void {
       assert.equal(await stores.users.updateUser(tenantA, user.id + 1000, { name: "X" }, NOW), null);
     });
 
+    test("recordLogin stamps last_login only, and only on that tenant's user", async (t) => {
+      const { stores, tenantA, tenantB } = await open(t);
+      const user = await aUser(stores, tenantA, "jdoe");
+      const other = await aUser(stores, tenantB, "jdoe");
+      await stores.users.recordLogin(tenantA, user.id, minutesFrom(NOW, 3));
+      assert.deepEqual(await stores.users.findUser(tenantA, user.id), {
+        ...user,
+        lastLogin: minutesFrom(NOW, 3),
+      });
+      await stores.users.recordLogin(tenantA, other.id, minutesFrom(NOW, 4));
+      assert.deepEqual(await stores.users.findUser(tenantB, other.id), other);
+    });
+
+    test("findSignInUser: the username, else the one user with that address, with the password hash", async (t) => {
+      const { stores, tenantA, tenantB } = await open(t);
+      const jane = await aUser(stores, tenantA, "jane", { user: { email: "Jane@Example.com" } });
+      await stores.users.setPasswordHash(tenantA, jane.id, "$argon2id$jane", NOW);
+      await aUser(stores, tenantA, "bob", { user: { email: "shared@example.com" } });
+      await aUser(stores, tenantA, "rob", { user: { email: "shared@example.com" } });
+      const { groups: _groups, ...profile } = (await stores.users.findUser(tenantA, jane.id))!;
+
+      const byName = await stores.users.findSignInUser(tenantA, "jane");
+      assert.deepEqual(byName, { user: profile, passwordHash: "$argon2id$jane" });
+      assert.deepEqual(await stores.users.findSignInUser(tenantA, "jane@example.COM"), byName);
+      // A shared address names nobody; so does a name in another tenant or a near miss.
+      assert.equal(await stores.users.findSignInUser(tenantA, "shared@example.com"), null);
+      assert.equal(await stores.users.findSignInUser(tenantB, "jane"), null);
+      assert.equal(await stores.users.findSignInUser(tenantA, "Jane"), null);
+      const bob = await stores.users.findSignInUser(tenantA, "bob");
+      assert.equal(bob?.user.username, "bob");
+      assert.equal(bob?.passwordHash, null);
+    });
+
     test("deleteUser removes the user with their tokens and group memberships, and nothing else", async (t) => {
       const { stores, tenantA } = await open(t);
       const group = await aGroup(stores, tenantA, "staff");

@@ -229,6 +229,18 @@ export function sqlUserStore(db: Kysely<Database>): UserStore {
     async findUserProfilesByEmail(tenantId, email) {
       return (await usersByEmail(tenantId, email)).map(toProfile);
     },
+    async findSignInUser(tenantId, identifier) {
+      const byName = await db
+        .selectFrom("user")
+        .selectAll()
+        .where("tenant_id", "=", tenantId)
+        .where("username", "=", identifier)
+        .executeTakeFirst();
+      const byEmail =
+        byName !== undefined || !identifier.includes("@") ? [] : await usersByEmail(tenantId, identifier);
+      const row = byName ?? (byEmail.length === 1 ? byEmail[0] : undefined);
+      return row === undefined ? null : { user: toProfile(row), passwordHash: row.password_hash ?? null };
+    },
     async findUserByUUID(tenantId, uuid) {
       const row = await db
         .selectFrom("user")
@@ -384,6 +396,14 @@ export function sqlUserStore(db: Kysely<Database>): UserStore {
         }
         throw error;
       }
+    },
+    async recordLogin(tenantId, id, at) {
+      await db
+        .updateTable("user")
+        .set({ last_login: at.getTime() })
+        .where("tenant_id", "=", tenantId)
+        .where("id", "=", id)
+        .execute();
     },
     async deleteUser(tenantId, id) {
       await db.deleteFrom("user").where("tenant_id", "=", tenantId).where("id", "=", id).execute();

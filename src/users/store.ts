@@ -41,6 +41,11 @@ export interface User {
 /** A user without its groups: what callers that only need who the user is read, in one query. */
 export type UserProfile = Omit<User, "groups">;
 
+export interface SignInUser {
+  user: UserProfile;
+  passwordHash: string | null;
+}
+
 /** A user is a superuser when any of their groups is (authentik-v3.md §2.3). */
 export function isSuperuser(user: Pick<User, "groups">): boolean {
   return user.groups.some((group) => group.isSuperuser);
@@ -103,6 +108,12 @@ export interface UserStore {
   findUsersByEmail(tenantId: string, email: string): Promise<User[]>;
   /** Like findUsersByEmail without reading groups (one query). */
   findUserProfilesByEmail(tenantId: string, email: string): Promise<UserProfile[]>;
+  /**
+   * The user a sign-in names, with the stored password hash, in one read: the exact username, else
+   * (for an identifier with "@") the one user whose email matches case-insensitively; an address
+   * shared by several users names nobody. The hash is null when the password is unusable.
+   */
+  findSignInUser(tenantId: string, identifier: string): Promise<SignInUser | null>;
   /** The user of the tenant with this uuid (a Kratos identity id); null when none. */
   findUserByUUID(tenantId: string, uuid: string): Promise<User | null>;
   /** Users of the tenant whose username or email equals `identifier` ignoring case, by id. */
@@ -130,6 +141,11 @@ export interface UserStore {
   createUser(tenantId: string, user: NewUser, now: Date): Promise<User | null>;
   /** Null when the new username is taken. */
   updateUser(tenantId: string, id: number, changes: UserChanges, now: Date): Promise<User | null>;
+  /**
+   * Stamps `last_login` and nothing else (not `last_updated`: a sign-in is not an edit, upstream
+   * alike). One statement, no read back: every sign-in runs it.
+   */
+  recordLogin(tenantId: string, id: number, at: Date): Promise<void>;
   /** Deletes the user and, by cascade, their tokens, memberships and everything else they own. */
   deleteUser(tenantId: string, id: number): Promise<void>;
   /** The argon2id hash of the user's password; null when unusable or the user is unknown. */
