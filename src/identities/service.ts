@@ -133,6 +133,8 @@ export async function listIdentities(
         hasMore: false,
       };
     case "identifier": {
+      // No address holds NUL (PostgreSQL text cannot), and asking PostgreSQL for one is an error.
+      if (query.identifier.includes("\u0000")) return { users: [], hasMore: false };
       const lower = query.identifier.toLowerCase();
       const found = (await users.findUsersByEmail(tenantId, query.identifier)).filter(
         (user) => user.email.toLowerCase() === lower,

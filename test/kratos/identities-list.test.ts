@@ -180,6 +180,21 @@ for (const dialect of DIALECTS) {
       );
     });
 
+    // Found by the reliability fuzzer: PostgreSQL refuses NUL in text, and the lookup answered 500.
+    test("a credentials_identifier holding NUL finds nobody: 200 [] on both prefixes", async (t) => {
+      const rekey = await testApp(t, dialect);
+      for (const prefix of ["/admin", "/iam"]) {
+        for (const identifier of ["%00", "jane%00%40example.com"]) {
+          const response = await rekey.api(
+            "GET",
+            `${prefix}/identities?credentials_identifier=${identifier}`,
+          );
+          assert.equal(response.statusCode, 200, `${prefix} ${identifier}: ${response.body}`);
+          assert.equal(response.body, "[]");
+        }
+      }
+    });
+
     test("refuses an unknown include_credential value", async (t) => {
       const rekey = await testApp(t, dialect);
       assertKratosError(

@@ -13,7 +13,13 @@ import {
   toInjectOptions,
 } from "../compat/garbage.requests.js";
 import { type TestApp, testApp } from "../support/app.js";
-import { assertUnchanged, checkAnswer, type Snapshot, type Surface, snapshot } from "./fuzz.harness.js";
+import {
+  assertUnchanged,
+  checkAnswer,
+  installWriteCounters,
+  type Surface,
+  snapshot,
+} from "./fuzz.harness.js";
 import {
   assertRoutesExist,
   createEdgeFixtures,
@@ -46,8 +52,6 @@ interface State {
   edge: EdgeFixtures;
   /** A request that succeeded may have deleted or used up an object of the fixtures. */
   stale: { authentik: boolean; edge: boolean };
-  /** The database as the last refused request left it; null when an accepted one may have changed it. */
-  before: Snapshot | null;
   counts: Record<Surface, number>;
   refused: number;
   sinceFixtures: number;
@@ -97,7 +101,6 @@ async function refresh(state: State): Promise<void> {
     state.sinceFixtures = 0;
   }
   state.stale = { authentik: false, edge: false };
-  state.before = null;
 }
 
 /** The kind of a failure: what was wrong, on which route template and method, with which status. */
@@ -115,8 +118,8 @@ async function checkOne(state: State, generated: Generated): Promise<void> {
   state.sinceFixtures += 1;
   const request = toRequest(state, generated);
   const db = state.rekey.database.db;
-  const before = state.before ?? (await snapshot(db));
-  state.before = null;
+  // Taken before every request: one read of the write counters (see snapshot).
+  const before = await snapshot(db);
   const response = await state.rekey.app.inject(request);
   state.counts[generated.surface] += 1;
   try {
@@ -124,8 +127,7 @@ async function checkOne(state: State, generated: Generated): Promise<void> {
       state.refused += 1;
       const after = await snapshot(db);
       const label = `${request.method} ${request.url} → ${response.statusCode} ${response.body.slice(0, 300)}`;
-      await assertUnchanged(db, before, after, label);
-      state.before = after;
+      assertUnchanged(before, after, label, { url: String(request.url), body: response.body });
     } else if (usesUpFixtures(request)) {
       state.stale[generated.surface === "authentik" ? "authentik" : "edge"] = true;
     }
@@ -133,7 +135,6 @@ async function checkOne(state: State, generated: Generated): Promise<void> {
     const message = error instanceof Error ? error.message : String(error);
     const kind = failureKind(generated, request, message);
     if (!state.failures.has(kind)) state.failures.set(kind, message.split("\n")[0]!.slice(0, 1500));
-    state.before = null;
   }
 }
 
@@ -154,6 +155,7 @@ export async function fuzzEverySurface(
   assertRoutesExist(rekey, KRATOS_ROUTES);
   assertRoutesExist(rekey, PAGE_ROUTES);
   const adminPk = (await rekey.api("GET", "/api/v3/core/users/me/")).json().user.pk as number;
+  await installWriteCounters(rekey.database.db);
   const state: State = {
     rekey,
     adminPk,
@@ -161,7 +163,6 @@ export async function fuzzEverySurface(
     fixtures: await createFixtures(rekey, adminPk, 0),
     edge: await createEdgeFixtures(rekey, 0),
     stale: { authentik: false, edge: false },
-    before: null,
     counts: { authentik: 0, kratos: 0, pages: 0 },
     refused: 0,
     sinceFixtures: 0,
