@@ -18,14 +18,119 @@ import { fileURLToPath } from "node:url";
 import autocannon from "autocannon";
 import { type ChildServer, freePort, startChild, stopChild, waitUntilReady } from "./lib/children.js";
 import { type BenchDatabase, freshPostgres, freshSQLite } from "./lib/databases.js";
+import { benchAddress, call } from "./peer-better-auth/drive.js";
 import { type BenchContext, type Scenario, SCENARIOS } from "./lib/scenarios.js";
-import { seedUsers } from "./lib/seed.js";
+import { callAPI, inParallel, seedUsers } from "./lib/seed.js";
 
-/** The foundation issue's speed scenarios; others in SCENARIOS (argon2 and the like) are not ours. */
-const PROFILED = SCENARIOS.filter(
+/** A scenario whose path, headers or body change per request (a fresh flow, another client address). */
+interface ProfiledScenario extends Scenario {
+  buildRequest?: () => { path: string; headers: Record<string, string>; body: string };
+}
+
+/** A Kratos session token (admin recovery code, redeemed in its api flow), as bench:peer makes one. */
+async function kratosSessionToken(context: BenchContext): Promise<string> {
+  const username = `profile-${context.runId}-whoami`;
+  const user = (await callAPI(
+    context,
+    "/api/v3/core/users/",
+    { username, name: username, email: `${username}@example.com` },
+    201,
+  )) as { uuid: string };
+  const created = (await callAPI(
+    context,
+    "/admin/recovery/code",
+    { identity_id: user.uuid, flow_type: "api" },
+    201,
+  )) as { recovery_link: string; recovery_code: string };
+  const flow = new URL(created.recovery_link).searchParams.get("flow");
+  const redeemed = await call(
+    `${context.rekeyURL}/self-service/recovery?flow=${flow}`,
+    {
+      method: "POST",
+      headers: { "content-type": "application/json", accept: "application/json" },
+      body: JSON.stringify({ method: "code", code: created.recovery_code }),
+    },
+    200,
+  );
+  const next = (JSON.parse(redeemed.body) as { continue_with?: { ory_session_token?: string }[] })
+    .continue_with;
+  const token = next?.find((item) => item.ory_session_token !== undefined)?.ory_session_token;
+  if (token === undefined) throw new Error(`no session token: ${redeemed.body}`);
+  return token;
+}
+
+let whoamiToken = "";
+
+const WHOAMI: ProfiledScenario = {
+  name: "GET /sessions/whoami",
+  server: "rekey",
+  method: "GET",
+  path: "/sessions/whoami",
+  headers: () => ({ "x-session-token": whoamiToken }),
+  setup: async (context) => {
+    whoamiToken = await kratosSessionToken(context);
+  },
+};
+
+/**
+ * Kratos' password-reset request as bench:peer sends it: method=code with a known address, each
+ * request on a fresh api flow from an address of its own (REKEY_TRUST_PROXY), since Rekey allows
+ * an address 5 submissions an hour and a client 10 a quarter hour.
+ */
+let recoveryFlows: string[] = [];
+let recoveryEmails: string[] = [];
+/** Flows and client addresses are used once each, across warm-ups and rounds. */
+let recoveryNext = 0;
+
+const RECOVERY_SUBMIT: ProfiledScenario = {
+  name: "POST /self-service/recovery",
+  server: "rekey",
+  method: "POST",
+  path: "/self-service/recovery",
+  headers: () => ({ "content-type": "application/json", accept: "application/json" }),
+  setup: async (context) => {
+    const needed = Math.ceil(setting("PROFILE_REQUESTS", 20_000) * 1.25) * setting("PROFILE_ROUNDS", 2) + 10;
+    recoveryEmails = await inParallel(Math.ceil(needed / 5), async (index) => {
+      const email = `profile-${context.runId}-r${index}@example.com`;
+      await callAPI(context, "/api/v3/core/users/", { username: email, name: "r", email }, 201);
+      return email;
+    });
+    recoveryFlows = await inParallel(needed, async () => {
+      const { body } = await call(
+        `${context.rekeyURL}/self-service/recovery/api`,
+        { headers: { accept: "application/json" } },
+        200,
+      );
+      return (JSON.parse(body) as { id: string }).id;
+    });
+  },
+  buildRequest: () => {
+    const index = recoveryNext++;
+    return {
+      path: `/self-service/recovery?flow=${recoveryFlows[index]}`,
+      headers: {
+        "content-type": "application/json",
+        accept: "application/json",
+        "x-forwarded-for": benchAddress(index),
+      },
+      body: JSON.stringify({ method: "code", email: recoveryEmails[index % recoveryEmails.length] }),
+    };
+  },
+};
+
+/**
+ * The foundation issue's speed scenarios and issue 6's Kratos session read and recovery submission;
+ * others in SCENARIOS (argon2 and the like) are not ours.
+ */
+const PROFILED: ProfiledScenario[] = [
+  ...SCENARIOS.filter((scenario) =>
+    ["bare route GET", "GET /core/users/me/", "POST /core/tokens/"].includes(scenario.name),
+  ),
+  WHOAMI,
+  RECOVERY_SUBMIT,
+].filter(
   (scenario) =>
-    ["bare route GET", "GET /core/users/me/", "POST /core/tokens/"].includes(scenario.name) &&
-    (scenario.server === "bare" || (process.env["PROFILE_ONLY"] ?? scenario.name) === scenario.name),
+    scenario.server === "bare" || (process.env["PROFILE_ONLY"] ?? scenario.name) === scenario.name,
 );
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const TICK_US = 1_000_000 / 100; // USER_HZ is 100 on every Linux this runs on
@@ -80,6 +185,8 @@ async function start(
       REKEY_SECRET_KEY: randomBytes(32).toString("base64url"),
       REKEY_BOOTSTRAP_TOKEN: context.adminToken,
       REKEY_LOG_LEVEL: "warn",
+      // The recovery submission spreads its clients with X-Forwarded-For, as bench:peer does.
+      REKEY_TRUST_PROXY: "true",
     },
     ROOT,
   );
@@ -101,13 +208,14 @@ interface Measured {
 let sequence = 0;
 
 async function measure(
-  scenario: Scenario,
+  scenario: ProfiledScenario,
   context: BenchContext,
   pid: number,
   amount: number,
 ): Promise<Measured> {
   const base = scenario.server === "bare" ? context.bareURL : context.rekeyURL;
   const buildBody = scenario.buildBody;
+  const buildRequest = scenario.buildRequest;
   const before = cpuMicros(pid);
   const result = await autocannon({
     url: base + scenario.path,
@@ -117,9 +225,11 @@ async function measure(
     connections: setting("PROFILE_CONNECTIONS", 10),
     amount,
     requests:
-      buildBody === undefined
-        ? undefined
-        : [{ setupRequest: (request) => ({ ...request, body: buildBody(sequence++, context) }) }],
+      buildRequest !== undefined
+        ? [{ setupRequest: (request) => ({ ...request, ...buildRequest() }) }]
+        : buildBody === undefined
+          ? undefined
+          : [{ setupRequest: (request) => ({ ...request, body: buildBody(sequence++, context) }) }],
   });
   const used = cpuMicros(pid) - before;
   return {
@@ -145,6 +255,7 @@ async function main(): Promise<void> {
   const { bare, rekey, context } = await start(database);
   try {
     await seedUsers(context, setting("PROFILE_USERS", 200));
+    for (const scenario of PROFILED) await scenario.setup?.(context);
     const best = new Map<string, Measured>();
     for (let round = 0; round < rounds; round++) {
       for (const scenario of PROFILED) {

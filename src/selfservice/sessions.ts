@@ -2,9 +2,8 @@ import { secondFactorsOf as userSecondFactors } from "../authenticators/service.
 import type { CoreDeps } from "../deps.js";
 import type { Stores } from "../db/stores.js";
 import { recordEvent } from "../events/service.js";
-import { resumeSession } from "../sessions/service.js";
-import type { Session } from "../sessions/store.js";
-import type { UserProfile } from "../users/store.js";
+import { resumeSessionWithIdentity, resumeSessionWithUser } from "../sessions/service.js";
+import type { Session, SessionWithIdentity } from "../sessions/store.js";
 import type { SignedIn } from "./flows.js";
 import type { SecondFactors } from "./nodes.js";
 import type { Audit } from "../events/service.js";
@@ -14,51 +13,44 @@ import type { Audit } from "../events/service.js";
  * active identity, or to nothing; an identity with a second factor needs an aal2 session.
  */
 
-/**
- * The live session behind a cookie value or session token and its identity, read by `readUser`; null
- * when there is none or the identity is deactivated (such sessions count as none, kratos.md §3.6.3).
- * No cache: a revoked or expired session stops working on the very next request.
- */
-async function liveSession<U extends { isActive: boolean }>(
-  deps: Pick<CoreDeps, "clock" | "config" | "persistence">,
-  tenantId: string,
-  token: string,
-  readUser: (stores: Stores, userId: number) => Promise<U | null>,
-): Promise<{ session: Session; user: U } | null> {
-  if (token === "" || token.length > 256) {
-    return null;
-  }
-  const stores = deps.persistence.stores;
-  const session = await resumeSession(deps, stores, tenantId, token);
-  if (session === null) {
-    return null;
-  }
-  const user = await readUser(stores, session.userId);
-  return user === null || !user.isActive ? null : { session, user };
+/** Longer than any secret Rekey issues: not worth a query. */
+function cannotBeASession(token: string): boolean {
+  return token === "" || token.length > 256;
 }
 
-/** The signed-in session and its identity with groups, for the flows. */
-export function signedInBy(
+/**
+ * The signed-in session behind a cookie value or session token and its identity with groups, for
+ * the flows: session and user in one query, groups in a second. Null when there is none or the
+ * identity is deactivated (such sessions count as none, kratos.md §3.6.3). No cache: a revoked or
+ * expired session stops working on the very next request.
+ */
+export async function signedInBy(
   deps: Pick<CoreDeps, "clock" | "config" | "persistence">,
   tenantId: string,
   token: string,
 ): Promise<SignedIn | null> {
-  return liveSession(deps, tenantId, token, (stores, userId) => stores.users.findUser(tenantId, userId));
+  if (cannotBeASession(token)) {
+    return null;
+  }
+  const found = await resumeSessionWithUser(deps, deps.persistence.stores, tenantId, token);
+  return found === null || !found.user.isActive ? null : found;
 }
 
 /**
- * `GET /sessions/whoami` (kratos.md §3.6.3): the identity is read without groups (the Kratos identity
- * shows none), so one request costs the session query, the user query and, at aal1 only, one
- * factor-presence query.
+ * `GET /sessions/whoami` (kratos.md §3.6.3): the session, its identity without groups (the Kratos
+ * identity shows none) and whether an aal1 session falls short of a second factor, in one query.
+ * Null as in `signedInBy`: no live session, or a deactivated identity.
  */
-export function whoamiBy(
+export async function whoamiBy(
   deps: Pick<CoreDeps, "clock" | "config" | "persistence">,
   tenantId: string,
   token: string,
-): Promise<{ session: Session; user: UserProfile } | null> {
-  return liveSession(deps, tenantId, token, (stores, userId) =>
-    stores.users.findUserProfile(tenantId, userId),
-  );
+): Promise<SessionWithIdentity | null> {
+  if (cannotBeASession(token)) {
+    return null;
+  }
+  const found = await resumeSessionWithIdentity(deps, deps.persistence.stores, tenantId, token);
+  return found === null || !found.user.isActive ? null : found;
 }
 
 /** Which second factors the identity has set up: confirmed TOTP devices, unused backup codes. */

@@ -2,7 +2,14 @@ import { sha256Hex } from "../crypto/secrets.js";
 import type { CoreDeps } from "../deps.js";
 import type { Stores } from "../db/stores.js";
 import { ALPHANUMERIC } from "../random.js";
-import { type AssuranceLevel, type Session, type SessionKind, USER_AGENT_MAX_LENGTH } from "./store.js";
+import type { User } from "../users/store.js";
+import {
+  type AssuranceLevel,
+  type Session,
+  type SessionKind,
+  type SessionWithIdentity,
+  USER_AGENT_MAX_LENGTH,
+} from "./store.js";
 
 /** What the edge knows of the client a session is issued to. */
 export interface SessionClient {
@@ -66,25 +73,57 @@ export async function issueSession(
 }
 
 /** The live session for a presented secret, with its idle window slid forward; null when none. */
-export async function resumeSession(
+export function resumeSession(
   deps: Pick<CoreDeps, "clock" | "config">,
   stores: Stores,
   tenantId: string,
   token: string,
 ): Promise<Session | null> {
-  const now = deps.clock.now();
-  const session = await stores.sessions.findActiveSession(
-    tenantId,
-    sha256Hex(token),
-    now,
-    deps.config.sessionIdleTimeoutSeconds * 1000,
+  return resume(deps, stores, token, async (hash, now, idleMs) => {
+    const session = await stores.sessions.findActiveSession(tenantId, hash, now, idleMs);
+    return session === null ? null : { session };
+  }).then((found) => found?.session ?? null);
+}
+
+/**
+ * `resumeSession` with the session's user and second-factor need read in the same statement: the
+ * hot read of `GET /sessions/whoami`, one query (and, at most once a minute, the touch).
+ */
+export function resumeSessionWithIdentity(
+  deps: Pick<CoreDeps, "clock" | "config">,
+  stores: Stores,
+  tenantId: string,
+  token: string,
+): Promise<SessionWithIdentity | null> {
+  return resume(deps, stores, token, (hash, now, idleMs) =>
+    stores.sessions.findActiveSessionWithIdentity(tenantId, hash, now, idleMs),
   );
-  if (session === null) {
-    return null;
-  }
+}
+
+/** `resumeSession` with the session's whole user, groups included: two queries where three were. */
+export function resumeSessionWithUser(
+  deps: Pick<CoreDeps, "clock" | "config">,
+  stores: Stores,
+  tenantId: string,
+  token: string,
+): Promise<{ session: Session; user: User } | null> {
+  return resume(deps, stores, token, (hash, now, idleMs) =>
+    stores.sessions.findActiveSessionWithUser(tenantId, hash, now, idleMs),
+  );
+}
+
+/** Finds the live session of `token` with `find` and slides its idle window forward. */
+async function resume<T extends { session: Session }>(
+  deps: Pick<CoreDeps, "clock" | "config">,
+  stores: Stores,
+  token: string,
+  find: (tokenHash: string, now: Date, idleMs: number) => Promise<T | null>,
+): Promise<T | null> {
+  const now = deps.clock.now();
+  const found = await find(sha256Hex(token), now, deps.config.sessionIdleTimeoutSeconds * 1000);
   // Writing on every request would turn reads into writes; a minute of slack is plenty for idle expiry.
-  if (now.getTime() - session.lastSeenAt.getTime() > 60_000) {
-    await stores.sessions.touchSession(session.id, now);
+  if (found !== null && now.getTime() - found.session.lastSeenAt.getTime() > 60_000) {
+    await stores.sessions.touchSession(found.session.id, now);
   }
-  return session;
+  return found;
 }

@@ -1,3 +1,5 @@
+import type { User, UserProfile } from "../users/store.js";
+
 export type AssuranceLevel = "aal1" | "aal2";
 export type SessionKind = "browser" | "api";
 
@@ -29,6 +31,17 @@ export interface Session {
   device: SessionDevice | null;
 }
 
+/** A live session with its identity, as one read finds them (whoami, kratos.md §3.6.3). */
+export interface SessionWithIdentity {
+  session: Session;
+  user: UserProfile;
+  /**
+   * The session is aal1 while its identity has a second factor (a confirmed TOTP device or an
+   * unused backup code); always false for an aal2 session.
+   */
+  needsSecondFactor: boolean;
+}
+
 export interface SessionStore {
   /** Stores a session under the SHA-256 of its secret; the secret itself is never stored. */
   createSession(session: Session, tokenHash: string): Promise<void>;
@@ -37,6 +50,24 @@ export interface SessionStore {
    * expiry and was seen within `idleMs`; null otherwise.
    */
   findActiveSession(tenantId: string, tokenHash: string, now: Date, idleMs: number): Promise<Session | null>;
+  /**
+   * The same session as `findActiveSession`, joined with its user (whatever the user's state: the
+   * caller decides what an inactive one means) and whether an aal1 session falls short of the
+   * user's second factor, in one statement.
+   */
+  findActiveSessionWithIdentity(
+    tenantId: string,
+    tokenHash: string,
+    now: Date,
+    idleMs: number,
+  ): Promise<SessionWithIdentity | null>;
+  /** `findActiveSessionWithIdentity` with the whole user, groups included, and no factor check. */
+  findActiveSessionWithUser(
+    tenantId: string,
+    tokenHash: string,
+    now: Date,
+    idleMs: number,
+  ): Promise<{ session: Session; user: User } | null>;
   /** Records activity (sliding the idle window). */
   touchSession(id: string, now: Date): Promise<void>;
   /** Raises a session's assurance level after a second factor. */

@@ -3,7 +3,7 @@ import type { AppDeps } from "../../app.js";
 import { clearCookie } from "../../pages/cookies.js";
 import { SessionRequired } from "../../selfservice/errors.js";
 import { resolveReturnTo } from "../../selfservice/flows.js";
-import { endSession, needsSecondFactor, signedInBy, whoamiBy } from "../../selfservice/sessions.js";
+import { endSession, signedInBy, whoamiBy } from "../../selfservice/sessions.js";
 import { SecondFactorRequired } from "../../selfservice/errors.js";
 import type { Session } from "../../sessions/store.js";
 import type { UserProfile } from "../../users/store.js";
@@ -90,7 +90,7 @@ export function sessionRoutes(app: FastifyInstance, deps: AppDeps): void {
     if (signedIn === null) {
       throw new KratosError(401, { reason: NO_CREDENTIALS });
     }
-    if (await needsSecondFactor(deps.persistence.stores, signedIn)) {
+    if (signedIn.needsSecondFactor) {
       throw new SecondFactorRequired();
     }
     const publicURL = await publicURLOf(deps, request);

@@ -1,0 +1,153 @@
+import assert from "node:assert/strict";
+import { describe, type TestContext, test } from "node:test";
+import SQLite from "better-sqlite3";
+import pg from "pg";
+import type { Dialect } from "../../src/db/database.js";
+import { issueSession } from "../../src/sessions/service.js";
+import { DIALECTS } from "../support/databases.js";
+import {
+  createIdentity,
+  defaultTenantId,
+  harness,
+  KratosClient,
+  startRecovery,
+  submitEmail,
+} from "./helpers.js";
+
+/**
+ * How many SQL statements the hot public reads and writes cost, counted at the driver: whoami is one
+ * query (no write while the session was seen within the minute), and on PostgreSQL a recovery
+ * address submission costs the same statements whether or not the address names an account.
+ * Transaction control (BEGIN, COMMIT, savepoints) is left out: SQLite's group commit shares it
+ * between requests, and PostgreSQL's address step needs none.
+ */
+
+const CONTROL = /^(begin|commit|rollback|savepoint|release)\b/i;
+
+interface Recorder {
+  /** Statements run since the last `take`, transaction control left out. */
+  take(): string[];
+}
+
+/** Records every statement the process runs on `dialect` until the test ends. */
+function recordStatements(t: TestContext, dialect: Dialect): Recorder {
+  let seen: string[] = [];
+  const record = (sql: string) => {
+    if (!CONTROL.test(sql.trim())) seen.push(sql);
+  };
+  if (dialect === "postgres") {
+    const proto = pg.Client.prototype as unknown as { query: (...args: unknown[]) => unknown };
+    const original = proto.query;
+    proto.query = function query(this: unknown, ...args: unknown[]) {
+      const first = args[0];
+      record(typeof first === "string" ? first : String((first as { text?: string }).text));
+      return original.apply(this, args);
+    };
+    t.after(() => {
+      proto.query = original;
+    });
+  } else {
+    const probe = new SQLite(":memory:");
+    const proto = Object.getPrototypeOf(probe.prepare("select 1")) as Record<
+      "all" | "run" | "get" | "iterate",
+      (this: { source: string }, ...args: unknown[]) => unknown
+    >;
+    probe.close();
+    const originals = { all: proto.all, run: proto.run, get: proto.get, iterate: proto.iterate };
+    for (const name of ["all", "run", "get", "iterate"] as const) {
+      const original = originals[name];
+      proto[name] = function counted(this: { source: string }, ...args: unknown[]) {
+        record(this.source);
+        return original.apply(this, args);
+      };
+    }
+    t.after(() => Object.assign(proto, originals));
+  }
+  return {
+    take() {
+      const taken = seen;
+      seen = [];
+      return taken;
+    },
+  };
+}
+
+for (const dialect of DIALECTS) {
+  describe(`statement counts on ${dialect}`, () => {
+    test("whoami is one statement: the session, its identity and the second-factor check", async (t) => {
+      const { rekey } = await harness(t, dialect);
+      const ada = await createIdentity(rekey, "ada");
+      const tenantId = await defaultTenantId(rekey);
+      const { token } = await issueSession(rekey.deps, rekey.deps.persistence.stores, {
+        tenantId,
+        userId: ada.pk,
+        kind: "api",
+        aal: "aal1",
+        authMethods: ["password"],
+      });
+      const client = new KratosClient(rekey, "api");
+      client.sessionToken = token;
+      assert.equal((await client.get("/sessions/whoami")).statusCode, 200); // warms the tenant cache
+      const recorder = recordStatements(t, dialect);
+      const response = await client.get("/sessions/whoami");
+      assert.equal(response.statusCode, 200, response.body);
+      assert.equal(response.headers["x-kratos-authenticated-identity-id"], ada.uuid);
+      assert.equal(recorder.take().length, 1);
+
+      // With a second factor the aal1 session is refused, still in one statement.
+      const totp = await rekey.api("POST", "/api/v3/authenticators/admin/totp/", {
+        name: "phone",
+        user: ada.pk,
+        secret: "JBSWY3DPEHPK3PXP",
+      });
+      assert.equal(totp.statusCode, 201, totp.body);
+      recorder.take();
+      assert.equal((await client.get("/sessions/whoami")).statusCode, 403);
+      assert.equal(recorder.take().length, 1);
+    });
+
+    test("a flow's signed-in session: session and user in one statement, groups in another", async (t) => {
+      const { rekey } = await harness(t, dialect);
+      const ada = await createIdentity(rekey, "ada");
+      const tenantId = await defaultTenantId(rekey);
+      const { token } = await issueSession(rekey.deps, rekey.deps.persistence.stores, {
+        tenantId,
+        userId: ada.pk,
+        kind: "api",
+        aal: "aal1",
+        authMethods: ["password"],
+      });
+      const client = new KratosClient(rekey, "api");
+      assert.equal((await client.get("/sessions/whoami")).statusCode, 401); // warms the tenant cache
+      const recorder = recordStatements(t, dialect);
+      const response = await client.send("DELETE", "/self-service/logout/api", {
+        json: { session_token: token },
+      });
+      assert.equal(response.statusCode, 204, response.body);
+      // The signed-in read (two statements), then the revocation and its event.
+      const statements = recorder.take();
+      assert.equal(statements.length, 4, statements.join("\n"));
+      assert.match(statements[0]!, /from "session" as "s" inner join "user" as "u"/);
+    });
+
+    test("a recovery address submission: on PostgreSQL as many statements for a known address as for an unknown one", async (t) => {
+      const { rekey } = await harness(t, dialect);
+      await createIdentity(rekey, "ada");
+      const client = new KratosClient(rekey, "api");
+      await startRecovery(client); // warms the tenant cache
+      const recorder = recordStatements(t, dialect);
+      const counts: number[] = [];
+      for (const email of ["ada@example.com", "nobody@example.com"]) {
+        const flow = await startRecovery(client);
+        recorder.take();
+        const response = await submitEmail(client, flow, email);
+        assert.equal(response.statusCode, 200, response.body);
+        counts.push(recorder.take().length);
+      }
+      // The flow, both rate limits in one upsert, the address, then the writes: on PostgreSQL one
+      // statement (code and mail, or event, with the flow update); on SQLite one statement each
+      // inside a group-committed transaction (the known address writes one row more there).
+      assert.deepEqual(counts, dialect === "postgres" ? [4, 4] : [6, 5]);
+    });
+  });
+}
