@@ -1,4 +1,3 @@
-import { availableParallelism } from "node:os";
 import { type Algorithm, hash, verify } from "@node-rs/argon2";
 
 /**
@@ -12,40 +11,14 @@ export const ARGON2_PARAMETERS = {
   parallelism: 1,
 };
 
-/**
- * At most one argon2id computation per core at a time, the rest wait their turn in order. Each one
- * holds 19 MiB and a core for about 18 ms: more in flight than cores only makes them share the cores
- * (each slower, its memory held longer) and fills libuv's thread pool (4 threads), which file reads
- * and DNS lookups (the PostgreSQL host's) wait on too.
- */
-const HASH_SLOTS = availableParallelism();
-let hashing = 0;
-const waiting: (() => void)[] = [];
-
-async function inHashSlot<T>(work: () => Promise<T>): Promise<T> {
-  if (hashing < HASH_SLOTS) {
-    hashing += 1;
-  } else {
-    await new Promise<void>((resolve) => waiting.push(resolve));
-  }
-  try {
-    return await work();
-  } finally {
-    // The slot passes straight to the next in line, so a newcomer cannot overtake it.
-    const next = waiting.shift();
-    if (next === undefined) hashing -= 1;
-    else next();
-  }
-}
-
 export function hashPassword(password: string): Promise<string> {
-  return inHashSlot(() => hash(password, ARGON2_PARAMETERS));
+  return hash(password, ARGON2_PARAMETERS);
 }
 
 /** False for a wrong password and for a malformed stored hash. */
 export async function verifyPassword(storedHash: string, password: string): Promise<boolean> {
   try {
-    return await inHashSlot(() => verify(storedHash, password));
+    return await verify(storedHash, password);
   } catch {
     return false;
   }
