@@ -233,31 +233,14 @@ describe("rekey commands", { concurrency: true }, () => {
       test("token create prints an api key once, and that key authenticates users/me", async (t) => {
         const cli = await setup(t, dialect);
         await createUser(cli, "erin");
-        const created = await cli.run([
-          "token",
-          "create",
-          "--user",
-          "erin",
-          "--intent",
-          "api",
-          "--identifier",
-          "erin-ci",
-        ]);
+        const command = ["token", "create", "--user", "erin", "--intent", "api", "--identifier", "erin-ci"];
+        const created = await cli.run(command);
         assert.equal(created.code, 0, created.stderr);
         assert.match(created.stdout, /^[A-Za-z0-9]{60}\n$/);
         const key = created.stdout.trim();
         assert.equal(created.stderr, "Token 'erin-ci' created; the key above is shown once.\n");
         // Creating it again fails without printing the key (or any other) a second time.
-        const again = await cli.run([
-          "token",
-          "create",
-          "--user",
-          "erin",
-          "--intent",
-          "api",
-          "--identifier",
-          "erin-ci",
-        ]);
+        const again = await cli.run(command);
         assertOneLineFailure(again, 1, /^rekey: identifier: /);
         assert.equal(again.stdout, "");
 

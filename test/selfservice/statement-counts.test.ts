@@ -72,19 +72,24 @@ function recordStatements(t: TestContext, dialect: Dialect): Recorder {
   };
 }
 
+/** The identity "ada" with an aal1 api session, issued directly (no login statements to count). */
+async function adaSignedIn(t: TestContext, dialect: Dialect) {
+  const { rekey } = await harness(t, dialect);
+  const ada = await createIdentity(rekey, "ada");
+  const { token } = await issueSession(rekey.deps, rekey.deps.persistence.stores, {
+    tenantId: await defaultTenantId(rekey),
+    userId: ada.pk,
+    kind: "api",
+    aal: "aal1",
+    authMethods: ["password"],
+  });
+  return { rekey, ada, token };
+}
+
 for (const dialect of DIALECTS) {
   describe(`statement counts on ${dialect}`, () => {
     test("whoami is one statement: the session, its identity and the second-factor check", async (t) => {
-      const { rekey } = await harness(t, dialect);
-      const ada = await createIdentity(rekey, "ada");
-      const tenantId = await defaultTenantId(rekey);
-      const { token } = await issueSession(rekey.deps, rekey.deps.persistence.stores, {
-        tenantId,
-        userId: ada.pk,
-        kind: "api",
-        aal: "aal1",
-        authMethods: ["password"],
-      });
+      const { rekey, ada, token } = await adaSignedIn(t, dialect);
       const client = new KratosClient(rekey, "api");
       client.sessionToken = token;
       assert.equal((await client.get("/sessions/whoami")).statusCode, 200); // warms the tenant cache
@@ -107,16 +112,7 @@ for (const dialect of DIALECTS) {
     });
 
     test("a flow's signed-in session: session and user in one statement, groups in another", async (t) => {
-      const { rekey } = await harness(t, dialect);
-      const ada = await createIdentity(rekey, "ada");
-      const tenantId = await defaultTenantId(rekey);
-      const { token } = await issueSession(rekey.deps, rekey.deps.persistence.stores, {
-        tenantId,
-        userId: ada.pk,
-        kind: "api",
-        aal: "aal1",
-        authMethods: ["password"],
-      });
+      const { rekey, token } = await adaSignedIn(t, dialect);
       const client = new KratosClient(rekey, "api");
       assert.equal((await client.get("/sessions/whoami")).statusCode, 401); // warms the tenant cache
       const recorder = recordStatements(t, dialect);
