@@ -46,9 +46,14 @@ function serverSecrets(config: Config, db: DB): string[] {
 /** Opens the database, runs pending migrations and assembles the dependencies of the app. */
 export async function openDeps(
   config: Config,
-  options?: { clock?: Clock; random?: RandomSource; db?: DB },
+  options?: { clock?: Clock; random?: RandomSource; db?: DB; serving?: boolean },
 ): Promise<AppDeps> {
-  const db = options?.db ?? openDatabase(config.databaseURL, { poolSize: config.databasePoolSize });
+  const db =
+    options?.db ??
+    openDatabase(config.databaseURL, {
+      poolSize: config.databasePoolSize,
+      backgroundCheckpoints: options?.serving === true,
+    });
   await migrateToLatest(db);
   const secrets = serverSecrets(config, db);
   if (secrets.length === 0) {

@@ -9,7 +9,7 @@ import { startCourier } from "./mail/courier.js";
 /** `rekey serve`: open, migrate, bootstrap, listen, run the periodic jobs, and stop cleanly on a signal. */
 export async function serve(config: Config): Promise<void> {
   const logger = pino(loggerOptions(config.logLevel) as pino.LoggerOptions);
-  const deps = await openDeps(config);
+  const deps = await openDeps(config, { serving: true });
   if (deps.db.dialect === "postgres") {
     await deps.changes.listen(config.databaseURL); // other replicas' changes empty our caches too
   }

@@ -1,0 +1,79 @@
+import { createRequire } from "node:module";
+import { Worker } from "node:worker_threads";
+
+/**
+ * SQLite's WAL checkpoints, moved off the event loop.
+ *
+ * A checkpoint copies the pages committed to the WAL back into the database file and syncs both:
+ * thousands of page writes and two fsyncs, all synchronous in better-sqlite3. Left to SQLite's
+ * automatic checkpoint it runs inside whichever COMMIT crosses the threshold, so every request of
+ * that batch, and every request queued behind the blocked event loop, waits for it: about half of
+ * the SQLite time of a created token, and most of its p99 (docs/performance.md).
+ *
+ * Here a worker thread with its own connection to the same file runs PASSIVE checkpoints, which
+ * never take the write lock and so never hold up the server's connection; the server's own
+ * automatic checkpoint stays on as a backstop and then finds almost nothing left to copy. Durability
+ * is untouched: a checkpoint only moves pages that are already committed in the WAL.
+ *
+ * The worker is a few lines of plain JavaScript evaluated in place, so it runs the same whether the
+ * server runs from dist/ or from the TypeScript sources, and loads the same better-sqlite3 build.
+ */
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require("node:worker_threads");
+const SQLite = require(workerData.driver);
+const db = new SQLite(workerData.path, { fileMustExist: true });
+let delay = workerData.busyDelayMs;
+let lastLog = -1;
+let timer = null;
+function checkpoint() {
+  let log = lastLog;
+  try {
+    log = db.pragma("wal_checkpoint(PASSIVE)")[0].log;
+  } catch {
+    // Another checkpoint holds the lock (the server's own backstop): try again on the next round.
+  }
+  // Every few milliseconds while the WAL grows; backing off to the idle delay once it stops.
+  delay = log !== lastLog ? workerData.busyDelayMs : Math.min(delay * 2, workerData.idleDelayMs);
+  lastLog = log;
+  timer = setTimeout(checkpoint, delay);
+}
+parentPort.once("message", () => {
+  clearTimeout(timer);
+  db.close();
+  parentPort.close();
+});
+checkpoint();
+`;
+
+export interface Checkpointer {
+  /** Stops the worker and closes its connection; call before closing the server's own. */
+  stop(): Promise<void>;
+}
+
+export function startCheckpointer(
+  path: string,
+  options: { busyDelayMs?: number; idleDelayMs?: number } = {},
+): Checkpointer {
+  const worker = new Worker(WORKER_SOURCE, {
+    eval: true,
+    workerData: {
+      path,
+      driver: createRequire(import.meta.url).resolve("better-sqlite3"),
+      busyDelayMs: options.busyDelayMs ?? 10,
+      idleDelayMs: options.idleDelayMs ?? 1000,
+    },
+  });
+  // The server never waits on this thread: an idle process may exit with it running.
+  worker.unref();
+  const exited = new Promise<void>((resolve) => worker.once("exit", () => resolve()));
+  // A failing worker (the file removed under it) costs only the speed-up: SQLite's own checkpoint
+  // still runs in the server's connection.
+  worker.on("error", () => {});
+  return {
+    async stop() {
+      worker.ref(); // the process must stay up until the worker has closed its connection
+      worker.postMessage("stop");
+      await exited;
+    },
+  };
+}
