@@ -13,7 +13,7 @@ import { APIFlowFromBrowser, type RetryCause, SessionAlreadyAvailable } from "./
 import { checkFlowCSRF, type FlowRequest } from "./flows.js";
 import { genericError, invalidEmail, MESSAGES, propertyMissing, REASONS } from "./messages.js";
 import { redeemRecoveryCode, type RecoveryOutcome } from "./redeem.js";
-import { writeTogether } from "./recovery-writes.js";
+import { writeTogether } from "../db/write-together.js";
 import {
   createRecoveryFlow,
   findRecoveryFlowOrThrow,

@@ -10,6 +10,8 @@ import {
   defaultTenantId,
   harness,
   KratosClient,
+  signInWithPassword,
+  startLogin,
   startRecovery,
   submitEmail,
 } from "./helpers.js";
@@ -124,6 +126,28 @@ for (const dialect of DIALECTS) {
       const statements = recorder.take();
       assert.equal(statements.length, 4, statements.join("\n"));
       assert.match(statements[0]!, /from "session" as "s" inner join "user" as "u"/);
+    });
+
+    test("a password login's writes: one statement on PostgreSQL", async (t) => {
+      const { rekey } = await harness(t, dialect);
+      const ada = await createIdentity(rekey, "ada", { password: "correct-horse-battery-1" });
+      const client = new KratosClient(rekey, "api");
+      await startLogin(client); // warms the tenant cache
+      const recorder = recordStatements(t, dialect);
+      const response = await signInWithPassword(client, "ada", "correct-horse-battery-1");
+      const statements = recorder.take();
+      // The flow's creation, then: the flow, the client's limit, the user with its hash, the
+      // account's limit, and the writes (session, last_login, flow, event): on PostgreSQL one
+      // statement, on SQLite one each inside a group-committed transaction.
+      assert.equal(statements.length, dialect === "postgres" ? 6 : 9, statements.join("\n"));
+      assert.match(statements[statements.length - 1]!, dialect === "postgres" ? /^with / : /insert into "event"/);
+
+      // What the one statement wrote is all there: the session works, last_login is set.
+      const whoami = await client.get("/sessions/whoami");
+      assert.equal(whoami.statusCode, 200, whoami.body);
+      assert.equal(whoami.json().identity.id, ada.uuid);
+      assert.equal(response.json().session.id, whoami.json().id);
+      assert.notEqual((await rekey.api("GET", `/api/v3/core/users/${ada.pk}/`)).json().last_login, null);
     });
 
     test("a recovery address submission: on PostgreSQL as many statements for a known address as for an unknown one", async (t) => {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { SYSTEM_ACTOR } from "../../src/events/store.js";
-import { writeTogether } from "../../src/selfservice/recovery-writes.js";
+import { writeTogether } from "../../src/db/write-together.js";
 import { testApp } from "../support/app.js";
 import { DIALECTS } from "../support/databases.js";
 

@@ -9,8 +9,8 @@ import {
   type QueryResult,
 } from "kysely";
 import type { CoreDeps } from "../deps.js";
-import { type Stores, storesOn } from "../db/stores.js";
-import type { Database } from "../db/schema.js";
+import { type Stores, storesOn } from "./stores.js";
+import type { Database } from "./schema.js";
 
 /**
  * Writes that must commit together, in as few round trips as the database allows. On PostgreSQL the
