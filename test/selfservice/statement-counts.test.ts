@@ -140,7 +140,10 @@ for (const dialect of DIALECTS) {
       // account's limit, and the writes (session, last_login, flow, event): on PostgreSQL one
       // statement, on SQLite one each inside a group-committed transaction.
       assert.equal(statements.length, dialect === "postgres" ? 6 : 9, statements.join("\n"));
-      assert.match(statements[statements.length - 1]!, dialect === "postgres" ? /^with / : /insert into "event"/);
+      assert.match(
+        statements[statements.length - 1]!,
+        dialect === "postgres" ? /^with / : /insert into "event"/,
+      );
 
       // What the one statement wrote is all there: the session works, last_login is set.
       const whoami = await client.get("/sessions/whoami");
