@@ -2,7 +2,7 @@
 // which is how better-sqlite3 inserts fastest (no SQL text to build, one fsync per transaction). The
 // indexes stay: SQLite cannot drop the UNIQUE constraints the migrations declare inline.
 import SQLite from "better-sqlite3";
-import { sqlitePath } from "../../src/db/database.js";
+import { registerFunctions, sqlitePath } from "../../src/db/database.js";
 import {
   type BulkReport,
   groupCount,
@@ -17,6 +17,7 @@ const BATCH = 50_000;
 
 export async function loadSQLite(url: string, context: LoadContext): Promise<BulkReport> {
   const sqlite = new SQLite(sqlitePath(url));
+  registerFunctions(sqlite); // the lower() the case-insensitive indexes are built with
   const { users, tokens } = context.plan;
   const started = performance.now();
   try {

@@ -184,6 +184,18 @@ export interface OpenOptions {
   backgroundCheckpoints?: boolean;
 }
 
+/**
+ * The functions Rekey's schema and queries expect of every connection that writes to the file: the
+ * expression indexes on `lower(…)` (migration 008) are only right if every writer folds case alike.
+ */
+export function registerFunctions(sqlite: SQLite.Database): void {
+  // SQLite's own lower() folds ASCII only, so a search for "jörg" would miss "JÖRG" there and not on
+  // PostgreSQL; list search (db/listing.ts) lower-cases both sides, so give it JavaScript's folding.
+  sqlite.function("lower", { deterministic: true }, (value: unknown) =>
+    value === null ? null : String(value).toLowerCase(),
+  );
+}
+
 /** Opens the database named by REKEY_DATABASE_URL. `sqlite::memory:` opens a private in-memory one. */
 export function openDatabase(databaseURL: string, options?: OpenOptions): DB {
   if (databaseURL.startsWith("sqlite:")) {
@@ -214,11 +226,7 @@ export function openDatabase(databaseURL: string, options?: OpenOptions): DB {
     // the 22 pwrite calls per created token. In memory it is a copy; durability is unchanged (the
     // sub-journal only serves a rollback to the savepoint, never crash recovery).
     sqlite.pragma("temp_store = MEMORY");
-    // SQLite's own lower() folds ASCII only, so a search for "jörg" would miss "JÖRG" there and not on
-    // PostgreSQL; list search (db/listing.ts) lower-cases both sides, so give it JavaScript's folding.
-    sqlite.function("lower", { deterministic: true }, (value: unknown) =>
-      value === null ? null : String(value).toLowerCase(),
-    );
+    registerFunctions(sqlite);
     const kysely = new Kysely<Database>({
       dialect: new SqliteDialect({ database: withStatementCache(sqlite) }),
     });

@@ -7,6 +7,7 @@ import { authenticators } from "./migrations/004_authenticators.js";
 import { sessionDevices } from "./migrations/005_session_devices.js";
 import { settingsMFA } from "./migrations/006_settings_mfa.js";
 import { scaleIndexes } from "./migrations/007_scale_indexes.js";
+import { caseInsensitiveLookups } from "./migrations/008_case_insensitive_lookups.js";
 
 /** Every migration, in order. One per change; a dialect branch only where the SQL really differs. */
 function migrations(db: DB): Record<string, Migration> {
@@ -18,6 +19,7 @@ function migrations(db: DB): Record<string, Migration> {
     "005_session_devices": sessionDevices(db.dialect),
     "006_settings_mfa": settingsMFA(db.dialect),
     "007_scale_indexes": scaleIndexes(),
+    "008_case_insensitive_lookups": caseInsensitiveLookups(),
   };
 }
 

@@ -255,9 +255,12 @@ export function sqlUserStore(db: Kysely<Database>): UserStore {
       const rows = await db
         .selectFrom("user")
         .selectAll()
-        .where("tenant_id", "=", tenantId)
+        // The tenant in each branch, so each can be answered from its own (tenant_id, lower(…)) index.
         .where((eb) =>
-          eb.or([eb(eb.fn("lower", ["username"]), "=", lower), eb(eb.fn("lower", ["email"]), "=", lower)]),
+          eb.or([
+            eb.and([eb("tenant_id", "=", tenantId), eb(eb.fn("lower", ["username"]), "=", lower)]),
+            eb.and([eb("tenant_id", "=", tenantId), eb(eb.fn("lower", ["email"]), "=", lower)]),
+          ]),
         )
         .orderBy("id")
         .limit(10)

@@ -1,10 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, type TestContext, test } from "node:test";
-import SQLite from "better-sqlite3";
-import pg from "pg";
 import type { Dialect } from "../../src/db/database.js";
 import { issueSession } from "../../src/sessions/service.js";
 import { DIALECTS } from "../support/databases.js";
+import { recordStatements } from "../support/statements.js";
 import {
   createIdentity,
   defaultTenantId,
@@ -23,56 +22,6 @@ import {
  * Transaction control (BEGIN, COMMIT, savepoints) is left out: SQLite's group commit shares it
  * between requests, and PostgreSQL's address step needs none.
  */
-
-const CONTROL = /^(begin|commit|rollback|savepoint|release)\b/i;
-
-interface Recorder {
-  /** Statements run since the last `take`, transaction control left out. */
-  take(): string[];
-}
-
-/** Records every statement the process runs on `dialect` until the test ends. */
-function recordStatements(t: TestContext, dialect: Dialect): Recorder {
-  let seen: string[] = [];
-  const record = (sql: string) => {
-    if (!CONTROL.test(sql.trim())) seen.push(sql);
-  };
-  if (dialect === "postgres") {
-    const proto = pg.Client.prototype as unknown as { query: (...args: unknown[]) => unknown };
-    const original = proto.query;
-    proto.query = function query(this: unknown, ...args: unknown[]) {
-      const first = args[0];
-      record(typeof first === "string" ? first : String((first as { text?: string }).text));
-      return original.apply(this, args);
-    };
-    t.after(() => {
-      proto.query = original;
-    });
-  } else {
-    const probe = new SQLite(":memory:");
-    const proto = Object.getPrototypeOf(probe.prepare("select 1")) as Record<
-      "all" | "run" | "get" | "iterate",
-      (this: { source: string }, ...args: unknown[]) => unknown
-    >;
-    probe.close();
-    const originals = { all: proto.all, run: proto.run, get: proto.get, iterate: proto.iterate };
-    for (const name of ["all", "run", "get", "iterate"] as const) {
-      const original = originals[name];
-      proto[name] = function counted(this: { source: string }, ...args: unknown[]) {
-        record(this.source);
-        return original.apply(this, args);
-      };
-    }
-    t.after(() => Object.assign(proto, originals));
-  }
-  return {
-    take() {
-      const taken = seen;
-      seen = [];
-      return taken;
-    },
-  };
-}
 
 /** The identity "ada" with an aal1 api session, issued directly (no login statements to count). */
 async function adaSignedIn(t: TestContext, dialect: Dialect) {
