@@ -13,7 +13,7 @@ import { authentikAPI } from "./api/authentik/plugin.js";
 import { kratosAdminPlugin } from "./api/kratos/admin.js";
 import { kratosPublicPlugin } from "./api/kratos/public.js";
 import "./http/context.js";
-import { REDACT_PATHS, serializeRequestForLog } from "./http/logging.js";
+import { lazyRequestLogger, REDACT_PATHS, serializeRequestForLog } from "./http/logging.js";
 import { pagesPlugin } from "./pages/routes.js";
 
 export type AppDeps = ApiDeps;
@@ -47,6 +47,7 @@ export async function buildApp(
     trustProxy: deps.config.trustProxy,
     requestIdHeader: "x-request-id",
     genReqId: () => deps.random.uuid(),
+    childLoggerFactory: lazyRequestLogger as unknown as FastifyServerOptions["childLoggerFactory"],
     // Token identifiers may be 255 characters long (authentik-v3.md §3.1); Fastify's default is 100.
     routerOptions: { maxParamLength: 1024 },
     // A path Fastify cannot even route (a bad percent-escape, an over-long parameter) is still a
