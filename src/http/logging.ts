@@ -105,13 +105,16 @@ class LazyRequestLogger {
 
 /**
  * Fastify's childLoggerFactory: the lazy logger above, unless the route sets its own level (then
- * pino's child, whose level differs from the parent's).
+ * pino's child, whose level differs from the parent's) or logging is off (Fastify's null logger,
+ * which is its own child and has no levels to ask).
  */
 export function lazyRequestLogger(
   parent: ParentLogger,
   bindings: Record<string, unknown>,
   options: Record<string, unknown>,
 ): ParentLogger {
-  if (options["level"] !== undefined) return parent.child(bindings, options);
+  if (options["level"] !== undefined || typeof parent.isLevelEnabled !== "function") {
+    return parent.child(bindings, options);
+  }
   return new LazyRequestLogger(parent, bindings) as unknown as ParentLogger;
 }

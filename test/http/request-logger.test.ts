@@ -73,3 +73,9 @@ test("the lazy logger writes enabled levels with its bindings, skips the others,
   assert.equal(lines[0]!["detail"], 1);
   assert.equal(log.level, "warn");
 });
+
+test("with logging off, requests are answered as before", async (t) => {
+  const rekey = await testApp(t, "sqlite");
+  const response = await rekey.app.inject({ method: "GET", url: "/api/v3/core/users/me/" });
+  assert.equal(response.statusCode, 403);
+});
