@@ -22,6 +22,7 @@ const WORKER_SOURCE = `
 const { parentPort, workerData } = require("node:worker_threads");
 const SQLite = require(workerData.driver);
 const db = new SQLite(workerData.path, { fileMustExist: true });
+db.pragma("cache_size = -64"); // a checkpoint copies frames from the WAL; it needs no page cache
 let delay = workerData.busyDelayMs;
 let lastLog = -1;
 let timer = null;
@@ -56,6 +57,8 @@ export function startCheckpointer(
 ): Checkpointer {
   const worker = new Worker(WORKER_SOURCE, {
     eval: true,
+    // A loop of one pragma: a small heap keeps the thread's share of the server's memory small.
+    resourceLimits: { maxOldGenerationSizeMb: 8, maxYoungGenerationSizeMb: 2 },
     workerData: {
       path,
       driver: createRequire(import.meta.url).resolve("better-sqlite3"),
