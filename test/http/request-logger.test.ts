@@ -1,9 +1,9 @@
 // request.log is made lazily (src/http/logging.ts): the lines it writes are pino's own, with the
 // request id bound, and a request that logs nothing never makes a child logger at all.
 import assert from "node:assert/strict";
-import { test } from "node:test";
+import { type TestContext, test } from "node:test";
 import pino from "pino";
-import { buildApp, loggerOptions } from "../../src/app.js";
+import { loggerOptions } from "../../src/app.js";
 import { lazyRequestLogger } from "../../src/http/logging.js";
 import { testApp } from "../support/app.js";
 
@@ -12,13 +12,17 @@ function capture() {
   return { lines, stream: { write: (line: string): void => void lines.push(JSON.parse(line)) } };
 }
 
-test("at info, every request line carries the request's id", async (t) => {
-  const rekey = await testApp(t, "sqlite");
+/** The real app, logging at `level` into `lines`. */
+async function loggedApp(t: TestContext, level: string) {
   const { lines, stream } = capture();
-  const app = await buildApp(rekey.deps, {
-    logger: { ...(loggerOptions("info") as object), stream } as never,
+  const rekey = await testApp(t, "sqlite", {
+    logger: { ...(loggerOptions(level) as object), stream } as never,
   });
-  t.after(() => app.close());
+  return { app: rekey.app, lines };
+}
+
+test("at info, every request line carries the request's id", async (t) => {
+  const { app, lines } = await loggedApp(t, "info");
   const response = await app.inject({
     method: "GET",
     url: "/api/v3/core/users/me/",
@@ -33,12 +37,7 @@ test("at info, every request line carries the request's id", async (t) => {
 });
 
 test("at warn, a request that logs nothing writes nothing", async (t) => {
-  const rekey = await testApp(t, "sqlite");
-  const { lines, stream } = capture();
-  const app = await buildApp(rekey.deps, {
-    logger: { ...(loggerOptions("warn") as object), stream } as never,
-  });
-  t.after(() => app.close());
+  const { app, lines } = await loggedApp(t, "warn");
   const response = await app.inject({ method: "GET", url: "/api/v3/core/users/me/" });
   assert.equal(response.statusCode, 403);
   assert.deepEqual(lines, []);
