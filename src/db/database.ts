@@ -219,7 +219,7 @@ export function openDatabase(databaseURL: string, options?: OpenOptions): DB {
     // The WAL starts over from its beginning only once a checkpoint has copied all of it, which the
     // worker, always a few commits behind under steady writes, seldom manages. SQLite's own checkpoint
     // runs between two commits of this connection, so it does, and by then finds little left to copy:
-    // it stays on, at 8,000 pages (a WAL of 32 MiB at most) rather than 4,000.
+    // it stays on, at 8,000 pages (a WAL of about 32 MiB) rather than 4,000.
     sqlite.pragma(`wal_autocheckpoint = ${checkpointer === null ? 4000 : 8000}`);
     // Group commit gives every transaction its own savepoint, and a savepoint keeps the original of
     // each page it changes in a sub-journal: in a temporary file by default, which cost about 12 of
