@@ -22,8 +22,8 @@ import type { Database } from "./schema.js";
  *
  * Only for plain writes whose results `work` does not use (no RETURNING, no affected-row counts, no
  * reads): the recording stores answer every statement with no rows. Nor for writes that caches
- * depend on (the writes db/stores.ts announces, such as a token's update or a user's; creating a
- * token or stamping a sign-in is not one): the recording stores announce nothing on the ChangeFeed. The parts of
+ * depend on (the writes db/stores.ts announces: users, tokens, groups, tenants; a sign-in's
+ * `recordLogin` is not one): the recording stores announce nothing on the ChangeFeed. The parts of
  * one WITH statement all see the database as it was before it, so no write may depend on another's
  * effect (an insert and a delete of other rows of the same table are fine; two changes to one row
  * are not).

@@ -1,7 +1,6 @@
 import { sha256Hex } from "../crypto/secrets.js";
 import type { CoreDeps } from "../deps.js";
 import type { Stores } from "../db/stores.js";
-import { writeTogether } from "../db/write-together.js";
 import { isUniqueViolation, violatedConstraint } from "../db/errors.js";
 import { parseDurationString } from "../durations.js";
 import { ObjectNotFound, PermissionDenied, TokenKeyUnavailable, ValidationFailed } from "../errors.js";
@@ -157,13 +156,7 @@ export async function createToken(
   input: TokenInput,
 ): Promise<CreatedToken> {
   try {
-    const created = await newToken(deps, audit, caller, input);
-    // Two plain inserts: one statement on PostgreSQL, a group-committed transaction on SQLite.
-    await writeTogether(deps, async (stores) => {
-      await stores.tokens.createToken(created.token, created.createdAt);
-      await recordEvent(deps, stores.events, audit, "model_created", { model: tokenRef(created.token) });
-    });
-    return { token: created.token, owner: created.owner, key: created.key };
+    return await deps.persistence.transaction((stores) => insertToken(deps, stores, audit, caller, input));
   } catch (error) {
     if (error instanceof ValidationFailed || isUniqueViolation(error)) {
       // Uniqueness comes first in the contract's order (§3.1): a taken identifier or managed name is
@@ -175,18 +168,17 @@ export async function createToken(
 }
 
 /**
- * The token to insert, after every check of the contract's order that needs no uniqueness read.
- * Identifier and managed name are not read first: the unique constraints refuse a duplicate, and
- * createToken turns that into the contract's field errors. That saves a query per token on the path
- * that succeeds, the one that matters.
+ * The insert itself. Identifier and managed name are not read first: the unique constraints refuse
+ * a duplicate, and createToken turns that into the contract's field errors. That saves a query per
+ * token on the path that succeeds, the one that matters.
  */
-async function newToken(
+async function insertToken(
   deps: CoreDeps,
+  stores: Stores,
   audit: Audit,
   caller: Caller,
   input: TokenInput,
-): Promise<CreatedToken & { createdAt: Date }> {
-  const stores = deps.persistence.stores;
+): Promise<CreatedToken> {
   if (!SLUG.test(input.identifier)) {
     await validateUnique(stores, audit.tenantId, input, null); // reports the slug and managed together
   }
@@ -221,7 +213,9 @@ async function newToken(
     ...storedKey(deps, intent, key),
     ownerMayView: owner.id === caller.id,
   };
-  return { token, owner, key, createdAt };
+  await stores.tokens.createToken(token, createdAt);
+  await recordEvent(deps, stores.events, audit, "model_created", { model: tokenRef(token) });
+  return { token, owner, key };
 }
 
 export async function updateToken(

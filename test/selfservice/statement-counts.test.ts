@@ -16,10 +16,9 @@ import {
 } from "./helpers.js";
 
 /**
- * How many SQL statements the hot reads and writes cost, counted at the driver: whoami is one query
- * (no write while the session was seen within the minute), a login's and a token creation's writes
- * are one statement on PostgreSQL, and there a recovery address submission costs the same statements
- * whether or not the address names an account.
+ * How many SQL statements the hot public reads and writes cost, counted at the driver: whoami is one
+ * query (no write while the session was seen within the minute), and on PostgreSQL a recovery
+ * address submission costs the same statements whether or not the address names an account.
  * Transaction control (BEGIN, COMMIT, savepoints) is left out: SQLite's group commit shares it
  * between requests, and PostgreSQL's address step needs none.
  */
@@ -101,30 +100,6 @@ for (const dialect of DIALECTS) {
       assert.equal(whoami.json().identity.id, ada.uuid);
       assert.equal(response.json().session.id, whoami.json().id);
       assert.notEqual((await rekey.api("GET", `/api/v3/core/users/${ada.pk}/`)).json().last_login, null);
-    });
-
-    test("an API token's creation: one statement on PostgreSQL, the token and its event", async (t) => {
-      const { rekey } = await harness(t, dialect);
-      const body = (identifier: string) => ({ identifier, intent: "api", expiring: true });
-      assert.equal((await rekey.api("POST", "/api/v3/core/tokens/", body("warm"))).statusCode, 201);
-      const recorder = recordStatements(t, dialect);
-      const response = await rekey.api("POST", "/api/v3/core/tokens/", body("counted"));
-      assert.equal(response.statusCode, 201, response.body);
-      const statements = recorder.take();
-      assert.equal(statements.length, dialect === "postgres" ? 1 : 2, statements.join("\n"));
-      assert.match(statements[0]!, dialect === "postgres" ? /^with / : /^insert into "token"/);
-      // Both rows are there: the key works and the event is on the record.
-      const key = (await rekey.api("GET", "/api/v3/core/tokens/counted/view_key/")).json().key;
-      assert.equal(
-        (await rekey.api("GET", "/api/v3/core/users/me/", undefined, { token: key })).statusCode,
-        200,
-      );
-      const events = (await rekey.api("GET", "/api/v3/events/events/?action=model_created")).json();
-      assert.ok(
-        events.results.some(
-          (event: { context: { model?: { name?: string } } }) => event.context.model?.name === "counted",
-        ),
-      );
     });
 
     test("a recovery address submission: on PostgreSQL as many statements for a known address as for an unknown one", async (t) => {
