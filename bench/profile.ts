@@ -20,14 +20,14 @@ import { type ChildServer, freePort, startChild, stopChild, waitUntilReady } fro
 import { type BenchDatabase, freshPostgres, freshSQLite } from "./lib/databases.js";
 import { benchAddress, call } from "./peer-better-auth/drive.js";
 import { type BenchContext, type Scenario, SCENARIOS } from "./lib/scenarios.js";
-import { callAPI, inParallel, seedUsers } from "./lib/seed.js";
+import { callAPI, inParallel, recoveredSessionToken, seedUsers } from "./lib/seed.js";
 
 /** A scenario whose path, headers or body change per request (a fresh flow, another client address). */
 interface ProfiledScenario extends Scenario {
   buildRequest?: () => { path: string; headers: Record<string, string>; body: string };
 }
 
-/** A Kratos session token (admin recovery code, redeemed in its api flow), as bench:peer makes one. */
+/** A Kratos session token for a fresh identity, as bench:peer makes one. */
 async function kratosSessionToken(context: BenchContext): Promise<string> {
   const username = `profile-${context.runId}-whoami`;
   const user = (await callAPI(
@@ -36,27 +36,7 @@ async function kratosSessionToken(context: BenchContext): Promise<string> {
     { username, name: username, email: `${username}@example.com` },
     201,
   )) as { uuid: string };
-  const created = (await callAPI(
-    context,
-    "/admin/recovery/code",
-    { identity_id: user.uuid, flow_type: "api" },
-    201,
-  )) as { recovery_link: string; recovery_code: string };
-  const flow = new URL(created.recovery_link).searchParams.get("flow");
-  const redeemed = await call(
-    `${context.rekeyURL}/self-service/recovery?flow=${flow}`,
-    {
-      method: "POST",
-      headers: { "content-type": "application/json", accept: "application/json" },
-      body: JSON.stringify({ method: "code", code: created.recovery_code }),
-    },
-    200,
-  );
-  const next = (JSON.parse(redeemed.body) as { continue_with?: { ory_session_token?: string }[] })
-    .continue_with;
-  const token = next?.find((item) => item.ory_session_token !== undefined)?.ory_session_token;
-  if (token === undefined) throw new Error(`no session token: ${redeemed.body}`);
-  return token;
+  return recoveredSessionToken(context.rekeyURL, context.adminToken, user.uuid);
 }
 
 let whoamiToken = "";

@@ -104,3 +104,45 @@ export async function setPasswords(
     callAPI(context, `/api/v3/core/users/${users[index]!.pk}/set_password/`, { password }, 204),
   );
 }
+
+/**
+ * A Kratos aal1 session token for the identity, with no password (so no argon2 hash to prepare):
+ * an admin recovery code redeemed in its api flow, from client `address` when given (each its own,
+ * so the per-address redemption limit is not what a bench measures).
+ */
+export async function recoveredSessionToken(
+  origin: string,
+  adminToken: string,
+  identityId: string,
+  address?: string,
+): Promise<string> {
+  const post = async (path: string, body: unknown, expect: number, headers: Record<string, string>) => {
+    const response = await fetch(`${origin}${path}`, {
+      method: "POST",
+      headers: { "content-type": "application/json", accept: "application/json", ...headers },
+      body: JSON.stringify(body),
+    });
+    const text = await response.text();
+    if (response.status !== expect) {
+      throw new Error(`POST ${path} answered ${response.status}, not ${expect}: ${text.slice(0, 300)}`);
+    }
+    return JSON.parse(text) as unknown;
+  };
+  const code = (await post("/admin/recovery/code", { identity_id: identityId, flow_type: "api" }, 201, {
+    authorization: `Bearer ${adminToken}`,
+  })) as { recovery_link: string; recovery_code: string };
+  const flow = new URL(code.recovery_link).searchParams.get("flow");
+  const redeemed = (await post(
+    `/self-service/recovery?flow=${flow}`,
+    { method: "code", code: code.recovery_code },
+    200,
+    address === undefined ? {} : { "x-forwarded-for": address },
+  )) as { continue_with?: { action: string; ory_session_token?: string }[] };
+  const token = redeemed.continue_with?.find(
+    (step) => step.action === "set_ory_session_token",
+  )?.ory_session_token;
+  if (token === undefined) {
+    throw new Error(`redeeming a recovery code of ${identityId} gave no session token`);
+  }
+  return token;
+}

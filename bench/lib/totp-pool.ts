@@ -1,5 +1,5 @@
 import type { BenchContext } from "./scenarios.js";
-import { callAPI, clientAddress, createUser, inParallel } from "./seed.js";
+import { callAPI, clientAddress, createUser, inParallel, recoveredSessionToken } from "./seed.js";
 
 /**
  * Users ready for one TOTP step-up each: an aal1 Kratos session and a confirmed TOTP device, all made
@@ -22,32 +22,20 @@ export function takeFromPool(pool: TOTPPool): Record<string, string> {
 async function prepareOne(context: BenchContext, index: number): Promise<Record<string, string>> {
   const username = `bench-totp-${context.runId}-${index}`;
   const user = await createUser(context, username, `Bench TOTP ${index}`);
-  const code = (await callAPI(
-    context,
-    "/admin/recovery/code",
-    { identity_id: user.uuid, flow_type: "api" },
-    201,
-  )) as { recovery_link: string; recovery_code: string };
-  const flow = new URL(code.recovery_link).searchParams.get("flow");
-  const redeemed = (await callAPI(
-    context,
-    `/self-service/recovery?flow=${flow}`,
-    { method: "code", code: code.recovery_code },
-    200,
-    // Its own client address, as in the scenarios: the per-address redemption limit is not the subject.
-    { "x-forwarded-for": clientAddress(100_000 + index), accept: "application/json" },
-  )) as { continue_with?: { action: string; ory_session_token?: string }[] };
-  const session = redeemed.continue_with?.find((step) => step.action === "set_ory_session_token");
-  if (session?.ory_session_token === undefined) {
-    throw new Error(`redeeming ${username}'s recovery code gave no session token`);
-  }
+  // Its own client address, as in the scenarios: the per-address redemption limit is not the subject.
+  const session = await recoveredSessionToken(
+    context.rekeyURL,
+    context.adminToken,
+    user.uuid,
+    clientAddress(100_000 + index),
+  );
   const device = (await callAPI(
     context,
     "/api/v3/authenticators/admin/totp/",
     { user: user.pk, name: "bench phone" },
     201,
   )) as { config_url: string };
-  return { session: session.ory_session_token, otpauth: device.config_url };
+  return { session, otpauth: device.config_url };
 }
 
 export function totpPool(context: BenchContext): TOTPPool {

@@ -1,6 +1,6 @@
 import { Secret, TOTP } from "otpauth";
 import { benchAddress, call, type PeerOperation, poolCursor } from "./drive.js";
-import { inParallel } from "../lib/seed.js";
+import { inParallel, recoveredSessionToken } from "../lib/seed.js";
 import type { PeerOperations } from "./operations.js";
 
 /**
@@ -53,41 +53,6 @@ async function addTOTPDevice(origin: string, adminToken: string, pk: number): Pr
   return new TOTP({ secret, digits: 6, period: 30, algorithm: "SHA1" });
 }
 
-/** A Kratos session token for the identity: an admin recovery code, redeemed in its api flow. */
-async function sessionFor(origin: string, adminToken: string, uuid: string, index: number): Promise<string> {
-  const created = await call(
-    `${origin}/admin/recovery/code`,
-    {
-      method: "POST",
-      headers: adminJSON(adminToken),
-      body: JSON.stringify({ identity_id: uuid, flow_type: "api" }),
-    },
-    201,
-  );
-  const answer = JSON.parse(created.body) as { recovery_link: string; recovery_code: string };
-  const flow = new URL(answer.recovery_link).searchParams.get("flow");
-  const redeemed = await call(
-    `${origin}/self-service/recovery?flow=${flow}`,
-    {
-      method: "POST",
-      headers: {
-        "content-type": "application/json",
-        accept: "application/json",
-        "x-forwarded-for": benchAddress(index),
-      },
-      body: JSON.stringify({ method: "code", code: answer.recovery_code }),
-    },
-    200,
-  );
-  const next = (
-    JSON.parse(redeemed.body) as { continue_with?: { action: string; ory_session_token?: string }[] }
-  ).continue_with;
-  const token = next?.find((item) => item.action === "set_ory_session_token")?.ory_session_token;
-  if (token === undefined)
-    throw new Error(`redeeming a recovery code gave no session token: ${redeemed.body}`);
-  return token;
-}
-
 async function aal2Flow(origin: string, sessionToken: string): Promise<string> {
   const { body } = await call(
     `${origin}/self-service/login/api?aal=aal2`,
@@ -119,7 +84,7 @@ export async function prepareRekey(
     // The reader has no second factor, so its aal1 session is its highest level for /sessions/whoami.
     const stepUp = index < pool;
     const totp = stepUp ? await addTOTPDevice(origin, adminToken, user.pk) : null;
-    const sessionToken = await sessionFor(origin, adminToken, user.uuid, index);
+    const sessionToken = await recoveredSessionToken(origin, adminToken, user.uuid, benchAddress(index));
     const aal2 = stepUp ? await aal2Flow(origin, sessionToken) : "";
     return { ...user, totp, sessionToken, aal2Flow: aal2 };
   });

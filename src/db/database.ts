@@ -1,7 +1,14 @@
 import { mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import SQLite from "better-sqlite3";
-import { CompiledQuery, Kysely, PostgresDialect, SqliteDialect, type SqliteDatabase } from "kysely";
+import {
+  CompiledQuery,
+  Kysely,
+  PostgresDialect,
+  type QueryResult,
+  SqliteDialect,
+  type SqliteDatabase,
+} from "kysely";
 import pg from "pg";
 import { type Checkpointer, startCheckpointer } from "./checkpointer.js";
 import type { Database } from "./schema.js";
@@ -48,44 +55,53 @@ function withStatementCache(sqlite: SQLite.Database, capacity = 500): SqliteData
   };
 }
 
-/** SQL of a one-row insert by dialect adapter and table+columns; the text never changes for a shape. */
-const insertTexts = new WeakMap<object, Map<string, string>>();
+/** SQL text by dialect adapter and query shape: a shape's text never changes, only its parameters. */
+const queryTexts = new WeakMap<object, Map<string, string>>();
 
 /**
- * Inserts one row, building and compiling the query only the first time a table is written with
- * that list of columns: hot inserts (token, audit event) then skip Kysely's builder and compiler.
- * The cached text is only used once a compile has shown its parameters are exactly the row's
- * values in key order; any other shape falls back to the builder every time.
+ * Runs the query `build` makes, building and compiling it only the first time per dialect and
+ * `shape`: for a hot query (a token or event insert, the session read) Kysely's builder and compiler
+ * cost more CPU than the database spends answering it. The cached text is kept only once a compile
+ * has shown its parameters are exactly `parameters`, in order; any other query builds every time.
  */
+export async function executeCached<R>(
+  db: Kysely<Database>,
+  shape: string,
+  parameters: readonly unknown[],
+  build: () => CompiledQuery<R>,
+): Promise<QueryResult<R>> {
+  const adapter = db.getExecutor().adapter;
+  let texts = queryTexts.get(adapter);
+  if (texts === undefined) {
+    texts = new Map();
+    queryTexts.set(adapter, texts);
+  }
+  const text = texts.get(shape);
+  if (text !== undefined) {
+    return db.executeQuery(CompiledQuery.raw(text, [...parameters]) as CompiledQuery<R>);
+  }
+  const compiled = build();
+  const sameOrder =
+    compiled.parameters.length === parameters.length &&
+    compiled.parameters.every((parameter, index) => parameter === parameters[index]);
+  if (sameOrder) {
+    texts.set(shape, compiled.sql);
+  }
+  return db.executeQuery(compiled);
+}
+
+/** Inserts one row; its SQL is built once per table and list of columns (executeCached). */
 export async function insertRow<T extends keyof Database & string>(
   db: Kysely<Database>,
   table: T,
   row: Record<string, unknown>,
 ): Promise<void> {
-  const adapter = db.getExecutor().adapter;
-  let texts = insertTexts.get(adapter);
-  if (texts === undefined) {
-    texts = new Map();
-    insertTexts.set(adapter, texts);
-  }
-  const values = Object.values(row);
-  const shape = `${table}(${Object.keys(row).join(",")})`;
-  const text = texts.get(shape);
-  if (text !== undefined) {
-    await db.executeQuery(CompiledQuery.raw(text, values));
-    return;
-  }
-  const compiled = db
-    .insertInto(table)
-    .values(row as never)
-    .compile();
-  const sameOrder =
-    compiled.parameters.length === values.length &&
-    compiled.parameters.every((parameter, index) => parameter === values[index]);
-  if (sameOrder) {
-    texts.set(shape, compiled.sql);
-  }
-  await db.executeQuery(compiled);
+  await executeCached(db, `insert ${table}(${Object.keys(row).join(",")})`, Object.values(row), () =>
+    db
+      .insertInto(table)
+      .values(row as never)
+      .compile(),
+  );
 }
 
 /** Most transactions one SQLite commit carries; bounds how long one batch holds the connection. */

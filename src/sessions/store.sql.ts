@@ -1,4 +1,5 @@
-import { CompiledQuery, type InferResult, type Kysely, type Selectable, sql } from "kysely";
+import { type InferResult, type Kysely, type Selectable, sql } from "kysely";
+import { executeCached } from "../db/database.js";
 import type { Database, SessionTable } from "../db/schema.js";
 import { groupsOfUsers, toUser, type UserRow } from "../users/store.sql.js";
 import type {
@@ -88,32 +89,15 @@ function sessionWithIdentityQuery(db: Kysely<Database>, parameters: SessionWithI
 
 type SessionWithIdentityRow = InferResult<ReturnType<typeof sessionWithIdentityQuery>>[number];
 
-/** SQL text of the whoami read per dialect adapter: the shape never changes, only its parameters. */
-const sessionWithIdentityTexts = new WeakMap<object, string>();
-
-/**
- * Runs the session-and-user read (whoami, signed-in flows), building and compiling it only the
- * first time per dialect: building a
- * query of this many columns with Kysely costs more CPU than the database spends answering it. The
- * text is kept only once a compile has shown its parameters are exactly `parameters`, in order.
- */
+/** The session-and-user read (whoami, signed-in flows); its SQL is built once per dialect. */
 async function sessionWithIdentity(
   db: Kysely<Database>,
   parameters: SessionWithIdentityParameters,
 ): Promise<SessionWithIdentityRow | undefined> {
-  const adapter = db.getExecutor().adapter;
-  const text = sessionWithIdentityTexts.get(adapter);
-  let query: CompiledQuery<SessionWithIdentityRow>;
-  if (text !== undefined) {
-    query = CompiledQuery.raw(text, parameters) as CompiledQuery<SessionWithIdentityRow>;
-  } else {
-    query = sessionWithIdentityQuery(db, parameters).compile();
-    const same =
-      query.parameters.length === parameters.length &&
-      query.parameters.every((value, index) => value === parameters[index]);
-    if (same) sessionWithIdentityTexts.set(adapter, query.sql);
-  }
-  return (await db.executeQuery(query)).rows[0];
+  const result = await executeCached(db, "session with identity", parameters, () =>
+    sessionWithIdentityQuery(db, parameters).compile(),
+  );
+  return result.rows[0];
 }
 
 function toSessionWithIdentity(row: SessionWithIdentityRow): SessionWithIdentity {
