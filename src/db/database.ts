@@ -122,14 +122,30 @@ interface GroupJob {
  * writes has returned, so an answered request is as durable as with one commit per transaction
  * (WAL, synchronous=NORMAL: survives a killed process). The connection stays held from BEGIN to
  * COMMIT, so no other query ever sees a batch's uncommitted rows.
+ *
+ * The transaction control statements run straight on better-sqlite3, synchronously, while the batch
+ * holds Kysely's connection (so nothing else runs between them): through Kysely each cost about
+ * 3 µs of promise plumbing for 0.3 µs of SQLite, and a created token takes four of them.
  */
 class GroupCommit {
   private readonly queue: GroupJob[] = [];
   private scheduled = false;
   private readonly kysely: Kysely<Database>;
+  private readonly control: Record<
+    "begin" | "commit" | "rollback" | "savepoint" | "release" | "rollbackToSavepoint",
+    SQLite.Statement
+  >;
 
-  constructor(kysely: Kysely<Database>) {
+  constructor(kysely: Kysely<Database>, sqlite: SQLite.Database) {
     this.kysely = kysely;
+    this.control = {
+      begin: sqlite.prepare("begin"),
+      commit: sqlite.prepare("commit"),
+      rollback: sqlite.prepare("rollback"),
+      savepoint: sqlite.prepare("savepoint rekey_work"),
+      release: sqlite.prepare("release rekey_work"),
+      rollbackToSavepoint: sqlite.prepare("rollback to rekey_work"),
+    };
   }
 
   run<T>(work: (trx: Kysely<Database>) => Promise<T>): Promise<T> {
@@ -158,29 +174,33 @@ class GroupCommit {
   }
 
   private async batch(connection: Kysely<Database>): Promise<void> {
-    const run = (statement: string) => connection.executeQuery(CompiledQuery.raw(statement));
+    const { control } = this;
     const succeeded: { job: GroupJob; value: unknown }[] = [];
     let current: GroupJob | null = null;
     try {
-      await run("begin");
+      control.begin.run();
       for (let taken = 0; taken < MAX_GROUP && this.queue.length > 0; taken++) {
         current = this.queue.shift()!;
-        await run("savepoint rekey_work");
+        control.savepoint.run();
         try {
           const value = await current.work(connection);
-          await run("release rekey_work");
+          control.release.run();
           succeeded.push({ job: current, value });
         } catch (error) {
-          await run("rollback to rekey_work");
-          await run("release rekey_work");
+          control.rollbackToSavepoint.run();
+          control.release.run();
           current.reject(error);
         }
         current = null;
       }
-      await run("commit");
+      control.commit.run();
     } catch (error) {
       // BEGIN, a savepoint statement or COMMIT itself failed: nothing of this batch is kept.
-      await run("rollback").catch(() => undefined);
+      try {
+        control.rollback.run();
+      } catch {
+        // no transaction was open (BEGIN failed) or SQLite already rolled it back
+      }
       current?.reject(error);
       for (const { job } of succeeded) job.reject(error);
       return;
@@ -246,7 +266,7 @@ export function openDatabase(databaseURL: string, options?: OpenOptions): DB {
     const kysely = new Kysely<Database>({
       dialect: new SqliteDialect({ database: withStatementCache(sqlite) }),
     });
-    const group = new GroupCommit(kysely);
+    const group = new GroupCommit(kysely, sqlite);
     return {
       kysely,
       dialect: "sqlite",
