@@ -6,7 +6,7 @@ import type { TestContext } from "node:test";
 import { Migrator } from "kysely";
 import pg from "pg";
 import { type DB, type Dialect, openDatabase } from "../../src/db/database.js";
-import { migrateToLatest } from "../../src/db/migrate.js";
+import { migrateTo, migrateToLatest } from "../../src/db/migrate.js";
 
 /** PostgreSQL for tests: set by scripts/test.mjs (or CI) to a database the suite may fill. */
 export const POSTGRES_URL = process.env["REKEY_TEST_POSTGRES_URL"];
@@ -61,9 +61,16 @@ export interface TestDatabase {
 
 /**
  * A fresh, migrated database for one test: a new SQLite file in a temporary folder, or a new schema
- * in the test PostgreSQL database. Dropped when the test ends.
+ * in the test PostgreSQL database. Dropped when the test ends. `upTo` stops the migrations at that
+ * one, for a test of what a later migration does to rows already there.
  */
-export async function freshDatabase(t: TestContext, dialect: Dialect): Promise<TestDatabase> {
+export async function freshDatabase(
+  t: TestContext,
+  dialect: Dialect,
+  options?: { upTo?: string },
+): Promise<TestDatabase> {
+  const migrate = (db: DB) =>
+    options?.upTo === undefined ? migrateToLatest(db) : migrateTo(db, options.upTo);
   if (dialect === "sqlite") {
     const dir = mkdtempSync(join(tmpdir(), "rekey-test-"));
     const file = join(dir, "rekey.db");
@@ -73,7 +80,7 @@ export async function freshDatabase(t: TestContext, dialect: Dialect): Promise<T
       await db.close();
       rmSync(dir, { recursive: true, force: true });
     });
-    await migrateToLatest(db);
+    await migrate(db);
     return { db, url, file };
   }
   if (POSTGRES_URL === undefined) {
@@ -104,6 +111,6 @@ export async function freshDatabase(t: TestContext, dialect: Dialect): Promise<T
     provider: { getMigrations: async () => ({}) },
     migrationTableSchema: schema,
   }).migrateToLatest();
-  await migrateToLatest(db);
+  await migrate(db);
   return { db, url: url.href, file: null };
 }
