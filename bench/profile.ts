@@ -12,15 +12,15 @@
 // with --cpu-prof and writes its profile to <dir> when stopped), PROFILE_ONLY=<scenario name> (the
 // bare route and that one Rekey scenario only, for a profile of one path).
 import { randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import autocannon from "autocannon";
 import { type ChildServer, freePort, startChild, stopChild, waitUntilReady } from "./lib/children.js";
 import { type BenchDatabase, freshPostgres, freshSQLite } from "./lib/databases.js";
-import { benchAddress, call } from "./peer-better-auth/drive.js";
+import { call } from "./peer-better-auth/drive.js";
 import { type BenchContext, type Scenario, SCENARIOS } from "./lib/scenarios.js";
-import { callAPI, inParallel, recoveredSessionToken, seedUsers } from "./lib/seed.js";
+import { callAPI, clientAddress, inParallel, recoveredSessionToken, seedUsers } from "./lib/seed.js";
 
 /** A scenario whose path, headers or body change per request (a fresh flow, another client address). */
 interface ProfiledScenario extends Scenario {
@@ -91,7 +91,7 @@ const RECOVERY_SUBMIT: ProfiledScenario = {
       headers: {
         "content-type": "application/json",
         accept: "application/json",
-        "x-forwarded-for": benchAddress(index),
+        "x-forwarded-for": clientAddress(index),
       },
       body: JSON.stringify({ method: "code", email: recoveryEmails[index % recoveryEmails.length] }),
     };
@@ -121,11 +121,35 @@ function setting(name: string, fallback: number): number {
   return value;
 }
 
-/** utime + stime of a process, in microseconds (fields 14 and 15 of /proc/<pid>/stat). */
-function cpuMicros(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+/** utime + stime from a /proc stat file, in microseconds (fields 14 and 15). */
+function statMicros(path: string): number {
+  const stat = readFileSync(path, "utf8");
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   return (Number(fields[11]) + Number(fields[12])) * TICK_US;
+}
+
+function cpuMicros(pid: number): number {
+  return statMicros(`/proc/${pid}/stat`);
+}
+
+/**
+ * CPU per thread kind: the main thread (its id is the pid), and the others by name (libuv's pool,
+ * V8's helpers, worker threads). Threads that ended between two readings are missed, which is why
+ * the total above comes from the process, not from this.
+ */
+function threadMicros(pid: number): Map<string, number> {
+  const byKind = new Map<string, number>();
+  for (const task of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${task}/stat`, "utf8");
+      const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+      const kind = task === String(pid) ? "main" : name;
+      byKind.set(kind, (byKind.get(kind) ?? 0) + statMicros(`/proc/${pid}/task/${task}/stat`));
+    } catch {
+      // the thread ended while being read
+    }
+  }
+  return byKind;
 }
 
 function childEnv(): Record<string, string> {
@@ -183,6 +207,8 @@ interface Measured {
   p99: number;
   non2xx: number;
   errors: number;
+  /** Server CPU per request by thread kind, and the load generator's own (this process). */
+  threads: Map<string, number>;
 }
 
 let sequence = 0;
@@ -197,6 +223,8 @@ async function measure(
   const buildBody = scenario.buildBody;
   const buildRequest = scenario.buildRequest;
   const before = cpuMicros(pid);
+  const threadsBefore = threadMicros(pid);
+  const selfBefore = process.cpuUsage();
   const result = await autocannon({
     url: base + scenario.path,
     method: scenario.method,
@@ -212,12 +240,20 @@ async function measure(
           : [{ setupRequest: (request) => ({ ...request, body: buildBody(sequence++, context) }) }],
   });
   const used = cpuMicros(pid) - before;
+  const threads = new Map<string, number>();
+  for (const [kind, after] of threadMicros(pid)) {
+    threads.set(kind, (after - (threadsBefore.get(kind) ?? 0)) / result.requests.total);
+  }
+  const self = process.cpuUsage(selfBefore);
+  threads.set("load generator", (self.user + self.system) / result.requests.total);
   return {
     usPerRequest: used / result.requests.total,
-    requestsPerSecond: result.requests.average,
+    // Not requests.average: with a fixed amount that is a mean over whole seconds, the last one partial.
+    requestsPerSecond: result.requests.total / result.duration,
     p99: result.latency.p99,
     non2xx: result.non2xx,
     errors: result.errors,
+    threads,
   };
 }
 
@@ -259,6 +295,10 @@ async function main(): Promise<void> {
           `${figures.requestsPerSecond.toFixed(0).padStart(6)} req/s  p99 ${figures.p99} ms  ` +
           `non-2xx ${figures.non2xx}  errors ${figures.errors}`,
       );
+      const threads = [...figures.threads]
+        .filter(([, us]) => us >= 0.5)
+        .map(([kind, us]) => `${kind} ${us.toFixed(1)}`);
+      console.log(`${"".padEnd(24)} us/req by thread: ${threads.join(", ")}`);
     }
   } finally {
     await Promise.all([stopChild(bare), stopChild(rekey)]);

@@ -182,11 +182,6 @@ export function poolCursor<T>(name: string, items: readonly T[]): () => T {
   };
 }
 
-/** A distinct client address per request (RFC 2544's benchmarking range, only ever a header value). */
-export function benchAddress(sequence: number): string {
-  return `198.${18 + ((sequence >> 16) & 1)}.${(sequence >> 8) & 255}.${sequence & 255}`;
-}
-
 /** fetch that fails, with the answer, unless the status is `expect`; resolves to the answer. */
 export async function call(
   url: string,

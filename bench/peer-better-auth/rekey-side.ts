@@ -1,6 +1,6 @@
 import { Secret, TOTP } from "otpauth";
-import { benchAddress, call, type PeerOperation, poolCursor } from "./drive.js";
-import { inParallel, recoveredSessionToken } from "../lib/seed.js";
+import { call, type PeerOperation, poolCursor } from "./drive.js";
+import { clientAddress, inParallel, recoveredSessionToken } from "../lib/seed.js";
 import type { PeerOperations } from "./operations.js";
 
 /**
@@ -84,7 +84,7 @@ export async function prepareRekey(
     // The reader has no second factor, so its aal1 session is its highest level for /sessions/whoami.
     const stepUp = index < pool;
     const totp = stepUp ? await addTOTPDevice(origin, adminToken, user.pk) : null;
-    const sessionToken = await recoveredSessionToken(origin, adminToken, user.uuid, benchAddress(index));
+    const sessionToken = await recoveredSessionToken(origin, adminToken, user.uuid, clientAddress(index));
     const aal2 = stepUp ? await aal2Flow(origin, sessionToken) : "";
     return { ...user, totp, sessionToken, aal2Flow: aal2 };
   });
@@ -149,7 +149,7 @@ export async function prepareRekey(
         headers: {
           "content-type": "application/json",
           accept: "application/json",
-          "x-forwarded-for": benchAddress(index),
+          "x-forwarded-for": clientAddress(index),
         },
         body: JSON.stringify({ method: "code", email: stepUps[index % stepUps.length]!.email }),
       };
