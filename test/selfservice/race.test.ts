@@ -46,7 +46,17 @@ describe("recovery code races on postgres", () => {
       await defaultTenantId(h.rekey),
       flow.id,
     );
-    assert.equal(stored?.submitCount, 20, "every submission was counted");
+    // A submission that reads the flow after the winner passed it is refused as already completed
+    // (4060001) before it is counted; every other one is counted. How many come that late depends
+    // on scheduling (a loaded machine made it 11 of 20 once), so both kinds together make 20.
+    const lateComers = responses.filter((response) =>
+      response.body.includes("already completed successfully"),
+    ).length;
+    assert.equal(
+      (stored?.submitCount ?? 0) + lateComers,
+      20,
+      "every submission was counted or refused as late",
+    );
   });
 
   test("20 concurrent wrong codes: at most five are compared, the rest are too often, and later ones still refused", {
