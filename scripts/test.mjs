@@ -75,9 +75,14 @@ if (env.REKEY_TEST_POSTGRES_URL === undefined) {
 }
 
 const concurrency = reliability ? 1 : 2;
+// A test that never ends (a request nobody answers) would otherwise hold the run until CI's own
+// limit, with nothing said about which one. node:test applies the timeout to every test, suite and
+// test file alike, so it must exceed the slowest file: about 2.5 minutes in `npm test`
+// (test/cli/cli.test.ts), minutes more for a reliability file.
+const timeoutMs = (reliability ? 30 : 10) * 60_000;
 const result = spawnSync(
   process.execPath,
-  ["--import", "tsx", "--test", `--test-concurrency=${concurrency}`, ...files],
+  ["--import", "tsx", "--test", `--test-concurrency=${concurrency}`, `--test-timeout=${timeoutMs}`, ...files],
   {
     stdio: "inherit",
     env,
