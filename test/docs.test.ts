@@ -19,3 +19,13 @@ test("every error code of the catalogue is documented in docs/errors.md", () => 
     assert.ok(documented.includes(`\`${code}\``), `${code} is missing from docs/errors.md`);
   }
 });
+
+test("npm start and the rekey bin start node with the same flags", () => {
+  const start = (JSON.parse(readFileSync("package.json", "utf8")) as { scripts: { start: string } }).scripts
+    .start;
+  const fromStart = /\bnode ((?:--\S+ )*)bin\/rekey\.js serve\b/.exec(start)?.[1]?.trim();
+  const shebang = readFileSync("bin/rekey.js", "utf8").split("\n")[0]!;
+  const fromShebang = /^#!\/usr\/bin\/env -S node ?(.*)$/.exec(shebang)?.[1]?.trim();
+  assert.ok(fromStart, `no node flags found in ${start}`);
+  assert.equal(fromShebang, fromStart);
+});

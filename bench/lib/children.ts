@@ -1,6 +1,7 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { createServer } from "node:net";
+import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 
 const KEPT_LINES = 200;
@@ -57,17 +58,30 @@ function buildOnce(cwd: string): void {
   built = true;
 }
 
-/** Starts `node <args>` in `cwd` with exactly the environment `env`; Rekey from a fresh build. */
+/** The node flags `npm start` gives the server (package.json), so a bench measures what it starts. */
+export function serverNodeFlags(cwd: string): string[] {
+  const scripts = JSON.parse(readFileSync(join(cwd, "package.json"), "utf8")).scripts as { start: string };
+  const flags = /\bnode ((?:--\S+ )*)bin\/rekey\.js serve\b/.exec(scripts.start);
+  if (flags === null) throw new Error(`package.json: no "node … bin/rekey.js serve" in ${scripts.start}`);
+  return flags[1]!.split(" ").filter((flag) => flag !== "");
+}
+
+/**
+ * Starts `node <args>` in `cwd` with exactly the environment `env`; Rekey from a fresh build and
+ * with `npm start`'s node flags.
+ */
 export function startChild(
   name: string,
   args: string[],
   env: Record<string, string>,
   cwd: string,
 ): ChildServer {
-  if (args.includes("bin/rekey.js")) buildOnce(cwd);
-  const child = spawn(process.execPath, args, { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
+  const rekey = args.includes("bin/rekey.js");
+  if (rekey) buildOnce(cwd);
+  const argv = rekey ? [...serverNodeFlags(cwd), ...args] : args;
+  const child = spawn(process.execPath, argv, { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
   if (child.pid === undefined) {
-    throw new Error(`${name}: could not start node ${args.join(" ")}`);
+    throw new Error(`${name}: could not start node ${argv.join(" ")}`);
   }
   const lines: string[] = [];
   const counter = { count: 0 };
