@@ -1,7 +1,7 @@
 #!/usr/bin/env -S node --max-semi-space-size=8
 // --max-semi-space-size=8 (also in `npm start`; set it in NODE_OPTIONS where Rekey is started some
 // other way): V8 lets the young generation grow to 2 × 16 MiB, which a server's request garbage
-// fills and keeps resident; at 2 × 8 MiB the server holds 10–18 MiB less, idle and under load, with
+// fills and keeps resident; at 2 × 8 MiB the server holds 10–30 MiB less, idle and under load, with
 // no CPU cost that the benches could tell apart from the machine's own drift (docs/performance.md).
 // Runs the build in dist/ (scripts/build.mjs: `npm install` and `npm start` make it) when it is at
 // least as new as every file under src/; otherwise the TypeScript sources directly through tsx, so a

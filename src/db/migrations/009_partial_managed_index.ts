@@ -8,9 +8,14 @@ import type { Dialect } from "../database.js";
  * index holds the few managed tokens only; the rule it enforces is the same, since NULLs were never
  * equal to each other under the old constraint either.
  *
- * Measured before the change on SQLite: a token and its event cost 78 µs of SQLite time with the
- * full index and 73 µs with the partial one (inserts in batches of six, as group commit makes
- * them); with ten million tokens on PostgreSQL the full index was ten million entries.
+ * Measured before the change on SQLite: a token and its event cost 71–84 µs of SQLite time with the
+ * full index and 67–74 µs with the partial one (inserts in batches of six, as group commit makes
+ * them); on PostgreSQL the full index held an entry for every one of the scale run's ten million
+ * tokens.
+ *
+ * On SQLite the rebuild copies every token once, at the first start after an upgrade (or at
+ * `rekey migrate`): about 40 s for a million tokens on the benchmark machine, during which the
+ * server is not yet listening (docs/operations.md).
  *
  * PostgreSQL drops the constraint and builds the partial index in place. SQLite cannot drop a table
  * constraint, so the table is rebuilt: a new table with every column as migrations 001 and 002 left
