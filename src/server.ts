@@ -6,6 +6,9 @@ import type { Config } from "./config.js";
 import { startScheduler } from "./jobs/scheduler.js";
 import { startCourier } from "./mail/courier.js";
 
+/** How long a shutdown may take before the process gives up on it (a step that never ends). */
+const SHUTDOWN_LIMIT_MS = 20_000;
+
 /** `rekey serve`: open, migrate, bootstrap, listen, run the periodic jobs, and stop cleanly on a signal. */
 export async function serve(config: Config): Promise<void> {
   const logger = pino(loggerOptions(config.logLevel) as pino.LoggerOptions);
@@ -34,11 +37,24 @@ export async function serve(config: Config): Promise<void> {
     if (closing) return;
     closing = true;
     logger.info({ signal }, "shutting down");
+    // Each step normally takes milliseconds. One that never ends would leave a process that was told
+    // to stop still running, with nothing said; after SHUTDOWN_LIMIT_MS the log names it and
+    // the process exits with 1, so the process manager knows the stop was not clean.
+    let step = "stopping the scheduler";
+    const watchdog = setTimeout(() => {
+      logger.error({ signal, step }, `shutdown did not finish within ${SHUTDOWN_LIMIT_MS} ms`);
+      process.exit(1);
+    }, SHUTDOWN_LIMIT_MS);
     scheduler.stop();
+    step = "closing the HTTP server";
     await app.close();
+    step = "stopping the courier";
     await courier.stop();
+    step = "closing the change feed";
     await deps.changes.close();
+    step = "closing the database";
     await deps.db.close();
+    clearTimeout(watchdog);
     process.exit(0);
   }
   process.on("SIGTERM", () => void shutdown("SIGTERM"));

@@ -40,6 +40,9 @@ function checkpoint() {
 checkpoint();
 `;
 
+/** How long stop() waits for the thread to end before the shutdown goes on without it. */
+const STOP_WAIT_MS = 5_000;
+
 export interface Checkpointer {
   /** Stops the worker and closes its connection; call before closing the server's own. */
   stop(): Promise<void>;
@@ -51,8 +54,10 @@ export function startCheckpointer(
 ): Checkpointer {
   const worker = new Worker(WORKER_SOURCE, {
     eval: true,
-    // A loop of one pragma: a small heap keeps the thread's share of the server's memory small.
-    resourceLimits: { maxOldGenerationSizeMb: 8, maxYoungGenerationSizeMb: 2 },
+    // No resourceLimits: the thread's heap stays at about 5 MiB by itself, and a worker near a tight
+    // limit is where Node's termination has hung before (nodejs/node#38208). Twice in CI a serving
+    // process on SQLite did not finish its shutdown within 60 s of SIGTERM while stopping this
+    // thread, with an 8 MiB limit in place.
     workerData: {
       path,
       driver: createRequire(import.meta.url).resolve("better-sqlite3"),
@@ -74,8 +79,14 @@ export function startCheckpointer(
     async stop() {
       // Stops the thread between two checkpoints (a checkpoint in progress finishes first, and an
       // interrupted one would be redone by the next anyway); the thread's teardown closes its
-      // connection. No message to wait on, so a thread that never started cannot hang a shutdown.
-      await worker.terminate();
+      // connection. No message to wait on, so a thread that never started cannot hang a shutdown,
+      // and no more than STOP_WAIT_MS of waiting either: the process's exit ends the thread.
+      let timer: NodeJS.Timeout | undefined;
+      const waited = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, STOP_WAIT_MS);
+      });
+      await Promise.race([worker.terminate(), waited]);
+      clearTimeout(timer);
     },
   };
 }

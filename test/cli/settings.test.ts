@@ -230,7 +230,8 @@ describe("rekey settings", { concurrency: true }, () => {
         assert.equal(schema.status, 200);
         assert.match(await schema.text(), /^openapi: /m);
         const stopped = await server.stop();
-        assert.equal(stopped.code, 0, stopped.stderr);
+        // The log lines (stdout) name the step a shutdown that did not finish was stuck in.
+        assert.equal(stopped.code, 0, `${stopped.stderr}\n${stopped.stdout.slice(-2000)}`);
         await assert.rejects(fetch(`${server.base}/api/v3/schema/`), "still answering after SIGTERM");
       });
 
@@ -256,7 +257,8 @@ describe("rekey settings", { concurrency: true }, () => {
             [user.username, user.email, user.is_superuser],
             ["akadmin", "admin@example.com", true],
           );
-          assert.equal((await server.stop()).code, 0);
+          const stopped = await server.stop();
+          assert.equal(stopped.code, 0, `${stopped.stderr}\n${stopped.stdout.slice(-2000)}`);
         }
         const inspect = await appOn(t, database);
         const users = (await inspect.api("GET", "/api/v3/core/users/?username=akadmin")).json();

@@ -52,7 +52,11 @@ function collect(child: ChildProcess): Promise<Run> {
   return new Promise((done, failed) => {
     const timer = setTimeout(() => {
       child.kill("SIGKILL");
-      failed(new Error(`rekey did not exit within ${RUN_TIMEOUT_MS} ms; stderr: ${stderr}`));
+      failed(
+        new Error(
+          `rekey did not exit within ${RUN_TIMEOUT_MS} ms; stderr: ${stderr}; stdout (end): ${stdout.slice(-2000)}`,
+        ),
+      );
     }, RUN_TIMEOUT_MS);
     child.once("error", failed);
     child.once("close", (code, signal) => {
