@@ -347,6 +347,25 @@ for (const dialect of DIALECTS) {
       assert.deepEqual(one.users, admins.users);
     });
 
+    test("a NUL in include_users refuses POST, PATCH and PUT before anything is written", async (t) => {
+      // Found by the random-input suite: the write ran, then the answer's include_users was refused.
+      const rekey = await testApp(t, dialect);
+      const staff = (await rekey.api("POST", "/api/v3/core/groups/", { name: "Staff" })).json();
+      const eventsBefore = (await rekey.api("GET", "/api/v3/events/events/")).json().pagination.count;
+      const refused = [
+        await rekey.api("POST", "/api/v3/core/groups/?include_users=%00", { name: "Other" }),
+        await rekey.api("PATCH", `/api/v3/core/groups/${staff.pk}/?include_users=%00`, { name: "Renamed" }),
+        await rekey.api("PUT", `/api/v3/core/groups/${staff.pk}/?include_users=%00`, { name: "Renamed" }),
+      ];
+      for (const response of refused) {
+        assert.equal(response.statusCode, 400, response.body);
+        assert.deepEqual(response.json(), { include_users: ["Null characters are not allowed."] });
+      }
+      assert.deepEqual(await groupNames(rekey, "?ordering=name"), ["Staff", "authentik Admins"]);
+      const eventsAfter = (await rekey.api("GET", "/api/v3/events/events/")).json().pagination.count;
+      assert.equal(eventsAfter, eventsBefore, "no event was recorded");
+    });
+
     test("a user who is not a superuser gets 403 on every groups route", async (t) => {
       const rekey = await testApp(t, dialect);
       const admins = await adminGroup(rekey);

@@ -63,9 +63,21 @@ function groupInput(body: GroupBody): Partial<GroupInput> {
 export function groupRoutes(app: TypedApp, deps: ApiDeps): void {
   const superuserOnly = [authenticateBearer(deps), requireSuperuser];
 
-  /** Member users of these groups, read in one go (no N+1); null when `include_users=false`. */
-  async function membersOf(request: FastifyRequest, groups: Group[]): Promise<Map<number, User> | null> {
-    if (booleanParam(request.query as RawQuery, "include_users") === false) {
+  /**
+   * Whether the answer lists member users (`include_users`, default true). A route that writes reads
+   * it before the write: a parameter it refuses (a NUL) must leave the database unchanged.
+   */
+  function includeUsers(request: FastifyRequest): boolean {
+    return booleanParam(request.query as RawQuery, "include_users") !== false;
+  }
+
+  /** Member users of these groups, read in one go (no N+1); null when they are not asked for. */
+  async function membersOf(
+    request: FastifyRequest,
+    groups: Group[],
+    included: boolean,
+  ): Promise<Map<number, User> | null> {
+    if (!included) {
       return null;
     }
     return deps.persistence.stores.users.findUsers(
@@ -74,8 +86,8 @@ export function groupRoutes(app: TypedApp, deps: ApiDeps): void {
     );
   }
 
-  async function render(request: FastifyRequest, group: Group) {
-    return serializeGroup(deps.serialize, group, await membersOf(request, [group]));
+  async function render(request: FastifyRequest, group: Group, included: boolean) {
+    return serializeGroup(deps.serialize, group, await membersOf(request, [group], included));
   }
 
   app.get(
@@ -110,7 +122,7 @@ export function groupRoutes(app: TypedApp, deps: ApiDeps): void {
         },
         page.list,
       );
-      const members = await membersOf(request, result.rows);
+      const members = await membersOf(request, result.rows, includeUsers(request));
       return paginated(page, result, (group) => serializeGroup(deps.serialize, group, members));
     },
   );
@@ -123,9 +135,10 @@ export function groupRoutes(app: TypedApp, deps: ApiDeps): void {
     },
     async (request, reply) => {
       assertValidBody(request);
+      const included = includeUsers(request);
       const input = { ...GROUP_DEFAULTS, ...groupInput(request.body as GroupBody) } as GroupInput;
       const group = await createGroup(deps, auditOf(request, "rekey.api"), input);
-      return reply.code(201).send(await render(request, group));
+      return reply.code(201).send(await render(request, group, included));
     },
   );
 
@@ -144,6 +157,7 @@ export function groupRoutes(app: TypedApp, deps: ApiDeps): void {
       render(
         request,
         await findGroupOrThrow(deps.persistence.stores, request.tenant.id, uuidId(request.params.group_uuid)),
+        includeUsers(request),
       ),
   );
 
@@ -163,9 +177,11 @@ export function groupRoutes(app: TypedApp, deps: ApiDeps): void {
         const uuid = uuidId(request.params.group_uuid);
         await findGroupOrThrow(deps.persistence.stores, request.tenant.id, uuid);
         assertValidBody(request);
+        const included = includeUsers(request);
         return render(
           request,
           await updateGroup(deps, auditOf(request, "rekey.api"), uuid, groupInput(request.body as GroupBody)),
+          included,
         );
       },
     );
