@@ -1,9 +1,8 @@
 // The limits every Rekey figure is read against, in one process of their own (design.md, "Quality
 // bars"): a plain fastify route (the API paths' limit) and a route doing exactly one argon2id verify
 // with Rekey's own parameters (the password login's limit, the "hash-bound limit").
-import { verify } from "@node-rs/argon2";
 import Fastify from "fastify";
-import { hashPassword } from "../src/users/passwords.js";
+import { hashPassword, verifyPassword } from "../src/users/passwords.js";
 import { ARGON2_LIMIT_PASSWORD } from "./lib/scenarios.js";
 
 const port = Number(process.env["BENCH_BARE_PORT"]);
@@ -35,9 +34,7 @@ app.post(
     },
   },
   async function argon2Route(request, reply) {
-    // argon2 itself, without Rekey's one-per-core queue (src/users/passwords.ts): the limit is the
-    // hash alone, so whatever that queue costs or saves shows in the ratio.
-    const ok = await verify(storedHash, (request.body as { password: string }).password);
+    const ok = await verifyPassword(storedHash, (request.body as { password: string }).password);
     return reply.code(ok ? 200 : 401).send({ ok });
   },
 );

@@ -121,15 +121,14 @@ function setting(name: string, fallback: number): number {
   return value;
 }
 
-/** utime + stime from a /proc stat file, in microseconds (fields 14 and 15). */
-function statMicros(path: string): number {
-  const stat = readFileSync(path, "utf8");
+/** utime + stime of a /proc stat line, in microseconds (fields 14 and 15). */
+function statMicros(stat: string): number {
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   return (Number(fields[11]) + Number(fields[12])) * TICK_US;
 }
 
 function cpuMicros(pid: number): number {
-  return statMicros(`/proc/${pid}/stat`);
+  return statMicros(readFileSync(`/proc/${pid}/stat`, "utf8"));
 }
 
 /**
@@ -144,7 +143,7 @@ function threadMicros(pid: number): Map<string, number> {
       const stat = readFileSync(`/proc/${pid}/task/${task}/stat`, "utf8");
       const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
       const kind = task === String(pid) ? "main" : name;
-      byKind.set(kind, (byKind.get(kind) ?? 0) + statMicros(`/proc/${pid}/task/${task}/stat`));
+      byKind.set(kind, (byKind.get(kind) ?? 0) + statMicros(stat));
     } catch {
       // the thread ended while being read
     }

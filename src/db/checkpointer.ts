@@ -32,7 +32,7 @@ function checkpoint() {
   } catch {
     // Another checkpoint holds the lock (the server's own backstop): try again on the next round.
   }
-  // Every busy delay while the WAL grows; backing off to the idle delay once it stops.
+  // Every busyDelayMs while the WAL grows; backing off to the idle delay once it stops.
   delay = log !== lastLog ? workerData.busyDelayMs : Math.min(delay * 2, workerData.idleDelayMs);
   lastLog = log;
   setTimeout(checkpoint, delay);
@@ -44,7 +44,7 @@ checkpoint();
 const STOP_WAIT_MS = 5_000;
 
 export interface Checkpointer {
-  /** Stops the worker and closes its connection; call before closing the server's own. */
+  /** Stops the worker (its teardown closes its connection); call before closing the server's own. */
   stop(): Promise<void>;
 }
 

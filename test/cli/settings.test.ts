@@ -10,7 +10,17 @@ import { SETTINGS } from "../../src/config.js";
 import { verifyPassword } from "../../src/users/passwords.js";
 import { DIALECTS, freshDatabase, POSTGRES_URL } from "../support/databases.js";
 import { freePort } from "../support/ports.js";
-import { ADMIN_TOKEN, appOn, type Run, rekey, SECRET, serve, stderrLines, tempDir } from "./support.js";
+import {
+  ADMIN_TOKEN,
+  appOn,
+  type Run,
+  rekey,
+  runOutput,
+  SECRET,
+  serve,
+  stderrLines,
+  tempDir,
+} from "./support.js";
 
 /** What a failed command must look like: a non-zero exit, one line on stderr, no stack trace. */
 function assertOneLineFailure(run: Run, pattern: RegExp): void {
@@ -230,8 +240,8 @@ describe("rekey settings", { concurrency: true }, () => {
         assert.equal(schema.status, 200);
         assert.match(await schema.text(), /^openapi: /m);
         const stopped = await server.stop();
-        // The log lines (stdout) name the step a shutdown that did not finish was stuck in.
-        assert.equal(stopped.code, 0, `${stopped.stderr}\n${stopped.stdout.slice(-2000)}`);
+        // The log lines name the step a shutdown that did not finish was stuck in.
+        assert.equal(stopped.code, 0, runOutput(stopped));
         await assert.rejects(fetch(`${server.base}/api/v3/schema/`), "still answering after SIGTERM");
       });
 
@@ -258,7 +268,7 @@ describe("rekey settings", { concurrency: true }, () => {
             ["akadmin", "admin@example.com", true],
           );
           const stopped = await server.stop();
-          assert.equal(stopped.code, 0, `${stopped.stderr}\n${stopped.stdout.slice(-2000)}`);
+          assert.equal(stopped.code, 0, runOutput(stopped));
         }
         const inspect = await appOn(t, database);
         const users = (await inspect.api("GET", "/api/v3/core/users/?username=akadmin")).json();

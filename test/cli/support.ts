@@ -52,11 +52,7 @@ function collect(child: ChildProcess): Promise<Run> {
   return new Promise((done, failed) => {
     const timer = setTimeout(() => {
       child.kill("SIGKILL");
-      failed(
-        new Error(
-          `rekey did not exit within ${RUN_TIMEOUT_MS} ms; stderr: ${stderr}; stdout (end): ${stdout.slice(-2000)}`,
-        ),
-      );
+      failed(new Error(`rekey did not exit within ${RUN_TIMEOUT_MS} ms; ${runOutput({ stdout, stderr })}`));
     }, RUN_TIMEOUT_MS);
     child.once("error", failed);
     child.once("close", (code, signal) => {
@@ -78,6 +74,11 @@ export function rekey(
   });
   child.stdin?.end(options?.input ?? "");
   return collect(child);
+}
+
+/** What a run said, for a failure message: stderr, then the end of stdout (the server's log lines). */
+export function runOutput(run: Pick<Run, "stdout" | "stderr">): string {
+  return `stderr: ${run.stderr}\nstdout (end): ${run.stdout.slice(-2000)}`;
 }
 
 /** The lines a run wrote to stderr, without the trailing empty one. */
