@@ -209,19 +209,6 @@ export function sqlStaticDeviceStore(db: Kysely<Database>): StaticDeviceStore {
         .execute();
       return rows.map(toStatic);
     },
-    async hasSecondFactor(tenantId, userId) {
-      // Same rules as userTOTPDevices (confirmed only) and userStaticDevices (an unused code).
-      const result = await sql<{ present: boolean | number }>`
-        select (
-          exists (select 1 from totp_device
-            where tenant_id = ${tenantId} and user_id = ${userId} and confirmed = 1)
-          or exists (select 1 from static_device d join static_token t on t.device_id = d.id
-            where d.tenant_id = ${tenantId} and d.user_id = ${userId} and t.used_at is null)
-        ) as present`.execute(db);
-      const present = result.rows[0]?.present;
-      // PostgreSQL answers a boolean, SQLite 0 or 1.
-      return present === true || Number(present) === 1;
-    },
     async renameStaticDevice(tenantId, id, name) {
       await db
         .updateTable("static_device")

@@ -76,11 +76,6 @@ export interface StaticDeviceStore {
     query: ListQuery<DeviceField>,
   ): Promise<Page<StaticDevice>>;
   userStaticDevices(tenantId: string, userId: number): Promise<StaticDevice[]>;
-  /**
-   * Whether the user has a second factor: a confirmed TOTP device or a backup code not used yet.
-   * One query of two EXISTS, for hot paths that need the answer, not the devices (whoami).
-   */
-  hasSecondFactor(tenantId: string, userId: number): Promise<boolean>;
   renameStaticDevice(tenantId: string, id: number, name: string): Promise<void>;
   deleteStaticDevice(tenantId: string, id: number): Promise<void>;
   /**

@@ -39,6 +39,8 @@ export interface FlowRequest {
 export interface SignedIn {
   session: Session;
   user: User;
+  /** The session is aal1 while its identity has a second factor; read with the session. */
+  needsSecondFactor: boolean;
 }
 
 /** A new anti-CSRF cookie value (the pages' format: 32 random bytes, base64url) and its stored hash. */

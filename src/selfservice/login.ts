@@ -277,7 +277,7 @@ async function loginWithPasswordMethod(
 export async function proveSecondFactor(
   deps: CoreDeps,
   request: Pick<FlowRequest, "tenantId" | "audit" | "clientIP">,
-  signedIn: SignedIn,
+  signedIn: Pick<SignedIn, "session" | "user">,
   method: "totp" | "lookup_secret",
   code: string,
 ): Promise<Session | null> {

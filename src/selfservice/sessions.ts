@@ -19,37 +19,42 @@ function cannotBeASession(token: string): boolean {
 }
 
 /**
- * The signed-in session behind a cookie value or session token and its identity with groups, for
- * the flows: session and user in one query, groups in a second. Null when there is none or the
- * identity is deactivated (such sessions count as none, kratos.md §3.6.3). No cache: a revoked or
- * expired session stops working on the very next request.
+ * The signed-in session behind a cookie value or session token, its identity with groups and whether
+ * an aal1 session falls short of a second factor, for the flows: session, user and factors in one
+ * query, groups in a second. Null when there is none or the identity is deactivated (such sessions
+ * count as none, kratos.md §3.6.3). No cache: a revoked or expired session stops working on the very
+ * next request.
  */
-export async function signedInBy(
+export function signedInBy(
   deps: Pick<CoreDeps, "clock" | "config" | "persistence">,
   tenantId: string,
   token: string,
 ): Promise<SignedIn | null> {
-  if (cannotBeASession(token)) {
-    return null;
-  }
-  const found = await resumeSessionWithUser(deps, deps.persistence.stores, tenantId, token);
-  return found === null || !found.user.isActive ? null : found;
+  return activeOnly(token, () => resumeSessionWithUser(deps, deps.persistence.stores, tenantId, token));
 }
 
 /**
  * `GET /sessions/whoami` (kratos.md §3.6.3): the session, its identity without groups (the Kratos
  * identity shows none) and whether an aal1 session falls short of a second factor, in one query.
- * Null as in `signedInBy`: no live session, or a deactivated identity.
+ * Null as in `signedInBy`.
  */
-export async function whoamiBy(
+export function whoamiBy(
   deps: Pick<CoreDeps, "clock" | "config" | "persistence">,
   tenantId: string,
   token: string,
 ): Promise<SessionWithIdentity | null> {
+  return activeOnly(token, () => resumeSessionWithIdentity(deps, deps.persistence.stores, tenantId, token));
+}
+
+/** What `find` resumes for `token`, unless the token cannot be a session or its identity is deactivated. */
+async function activeOnly<T extends { user: { isActive: boolean } }>(
+  token: string,
+  find: () => Promise<T | null>,
+): Promise<T | null> {
   if (cannotBeASession(token)) {
     return null;
   }
-  const found = await resumeSessionWithIdentity(deps, deps.persistence.stores, tenantId, token);
+  const found = await find();
   return found === null || !found.user.isActive ? null : found;
 }
 
@@ -61,20 +66,6 @@ export async function secondFactorsOf(
 ): Promise<SecondFactors> {
   const factors = await userSecondFactors(stores, tenantId, userId);
   return { totp: factors.totp.length > 0, lookupSecret: factors.backupCodes.length > 0 };
-}
-
-/**
- * True when the session is below the highest assurance level its identity can reach: aal1 while the
- * identity has a second factor (Rekey's `required_aal: highest_available`, kratos.md §4 K9).
- */
-export async function needsSecondFactor(
-  stores: Stores,
-  signedIn: Pick<SignedIn, "session">,
-): Promise<boolean> {
-  if (signedIn.session.aal === "aal2") {
-    return false;
-  }
-  return stores.staticDevices.hasSecondFactor(signedIn.session.tenantId, signedIn.session.userId);
 }
 
 /** Ends a session (logout) and records it. */

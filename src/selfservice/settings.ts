@@ -20,7 +20,7 @@ import {
   type SignedIn,
 } from "./flows.js";
 import { flowExpired, genericError, MESSAGES, passwordViolation, propertyMissing } from "./messages.js";
-import { needsSecondFactor, privilegedUntil } from "./sessions.js";
+import { privilegedUntil } from "./sessions.js";
 import type { FlowMessage, FlowType, SettingsFlow } from "./store.js";
 import type { User } from "../users/store.js";
 import { CSRFViolation } from "../errors.js";
@@ -92,11 +92,11 @@ export async function createSettingsFlow(
 }
 
 /** The signed-in identity, having every factor it has set up; else SessionRequired or SecondFactorRequired. */
-async function signedInFully(deps: CoreDeps, request: FlowRequest): Promise<SignedIn> {
+function signedInFully(request: FlowRequest): SignedIn {
   if (request.session === null) {
     throw new SessionRequired();
   }
-  if (await needsSecondFactor(deps.persistence.stores, request.session)) {
+  if (request.session.needsSecondFactor) {
     throw new SecondFactorRequired();
   }
   return request.session;
@@ -108,7 +108,7 @@ export async function initSettingsFlow(
   request: FlowRequest,
   input: { type: FlowType; returnTo: string | null; csrfHash: string | null },
 ): Promise<{ flow: SettingsFlow; user: User }> {
-  const signedIn = await signedInFully(deps, request);
+  const signedIn = signedInFully(request);
   const flow = await createSettingsFlow(deps, deps.persistence.stores, {
     tenantId: request.tenantId,
     userId: signedIn.user.id,
@@ -139,7 +139,7 @@ export async function readSettingsFlow(
   id: string,
 ): Promise<{ flow: SettingsFlow; user: User }> {
   const flow = await findFlow(deps, request.tenantId, id);
-  const signedIn = await signedInFully(deps, request);
+  const signedIn = signedInFully(request);
   if (flow.userId !== signedIn.user.id) {
     throw new IdentityMismatch();
   }
@@ -192,7 +192,7 @@ export async function submitSettingsFlow(
   body: SettingsBody,
 ): Promise<SettingsOutcome> {
   const flow = await findFlow(deps, request.tenantId, id);
-  const signedIn = await signedInFully(deps, request);
+  const signedIn = signedInFully(request);
   if (flow.userId !== signedIn.user.id) {
     throw new IdentityMismatch();
   }

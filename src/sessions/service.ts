@@ -2,12 +2,12 @@ import { sha256Hex } from "../crypto/secrets.js";
 import type { CoreDeps } from "../deps.js";
 import type { Stores } from "../db/stores.js";
 import { ALPHANUMERIC } from "../random.js";
-import type { User } from "../users/store.js";
 import {
   type AssuranceLevel,
   type Session,
   type SessionKind,
   type SessionWithIdentity,
+  type SessionWithUser,
   USER_AGENT_MAX_LENGTH,
 } from "./store.js";
 
@@ -100,13 +100,16 @@ export function resumeSessionWithIdentity(
   );
 }
 
-/** `resumeSession` with the session's whole user, groups included: two queries where three were. */
+/**
+ * `resumeSession` with the session's whole user, groups included, and whether an aal1 session falls
+ * short of a second factor: two queries where four were.
+ */
 export function resumeSessionWithUser(
   deps: Pick<CoreDeps, "clock" | "config">,
   stores: Stores,
   tenantId: string,
   token: string,
-): Promise<{ session: Session; user: User } | null> {
+): Promise<SessionWithUser | null> {
   return resume(deps, stores, token, (hash, now, idleMs) =>
     stores.sessions.findActiveSessionWithUser(tenantId, hash, now, idleMs),
   );

@@ -179,9 +179,9 @@ export function sqlSessionStore(db: Kysely<Database>): SessionStore {
       if (row === undefined) {
         return null;
       }
-      const { session, user } = toSessionWithIdentity(row);
+      const { user, ...found } = toSessionWithIdentity(row);
       const groups = await groupsOfUsers(db, [user.id]);
-      return { session, user: { ...user, groups: groups.get(user.id) ?? [] } };
+      return { ...found, user: { ...user, groups: groups.get(user.id) ?? [] } };
     },
     async touchSession(id, now) {
       await db.updateTable("session").set({ last_seen_at: now.getTime() }).where("id", "=", id).execute();

@@ -42,6 +42,11 @@ export interface SessionWithIdentity {
   needsSecondFactor: boolean;
 }
 
+/** A live session with its whole user, groups included (the self-service flows' signed-in caller). */
+export interface SessionWithUser extends Omit<SessionWithIdentity, "user"> {
+  user: User;
+}
+
 export interface SessionStore {
   /** Stores a session under the SHA-256 of its secret; the secret itself is never stored. */
   createSession(session: Session, tokenHash: string): Promise<void>;
@@ -61,13 +66,13 @@ export interface SessionStore {
     now: Date,
     idleMs: number,
   ): Promise<SessionWithIdentity | null>;
-  /** `findActiveSessionWithIdentity` with the whole user, groups included, and no factor check. */
+  /** `findActiveSessionWithIdentity` with the whole user, groups included. */
   findActiveSessionWithUser(
     tenantId: string,
     tokenHash: string,
     now: Date,
     idleMs: number,
-  ): Promise<{ session: Session; user: User } | null>;
+  ): Promise<SessionWithUser | null>;
   /** Records activity (sliding the idle window). */
   touchSession(id: string, now: Date): Promise<void>;
   /** Raises a session's assurance level after a second factor. */

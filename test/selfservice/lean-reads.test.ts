@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
 import { describe, type TestContext, test } from "node:test";
 import { NOW } from "../../src/db/contract.js";
 import type { Dialect } from "../../src/db/database.js";
@@ -10,8 +11,8 @@ import { createIdentity, KratosClient, startRecovery, submitEmail } from "./help
 
 /**
  * The lean reads behind whoami and the recovery address step: a user without groups, second-factor
- * presence in one query, several rate limits counted in one upsert. Each must answer exactly what
- * the fuller read it replaces would.
+ * presence within the session read, several rate limits counted in one upsert. Each must answer
+ * exactly what the fuller read it replaces would.
  */
 
 async function open(t: TestContext, dialect: Dialect): Promise<{ stores: Stores; tenantId: string }> {
@@ -38,20 +39,53 @@ for (const dialect of DIALECTS) {
       assert.deepEqual(await stores.users.findUserProfilesByEmail(tenantId, "nobody@example.com"), []);
     });
 
-    test("hasSecondFactor: a confirmed TOTP device or an unused backup code, nothing else", async (t) => {
+    test("the session reads' second-factor check: a confirmed TOTP device or an unused backup code, nothing else", async (t) => {
       const { stores, tenantId } = await open(t, dialect);
       const user = await aUser(stores, tenantId, "bob");
       const other = await aUser(stores, tenantId, "eve");
-      const has = () => stores.staticDevices.hasSecondFactor(tenantId, user.id);
-      assert.equal(await has(), false);
+      const sessionOf = async (userId: number, aal: "aal1" | "aal2", tokenHash: string) => {
+        await stores.sessions.createSession(
+          {
+            id: randomUUID(),
+            tenantId,
+            userId,
+            kind: "api",
+            aal,
+            authMethods: ["password"],
+            authenticatedAt: NOW,
+            issuedAt: NOW,
+            expiresAt: new Date(NOW.getTime() + 3_600_000),
+            lastSeenAt: NOW,
+            device: null,
+          },
+          tokenHash,
+        );
+        return tokenHash;
+      };
+      const bobs = await sessionOf(user.id, "aal1", "hash-bob");
+      const bobsStrong = await sessionOf(user.id, "aal2", "hash-bob-aal2");
+      const eves = await sessionOf(other.id, "aal1", "hash-eve");
+      // Both reads must agree: whoami uses one, the flows the other.
+      const needs = async (tokenHash: string) => {
+        const withIdentity = await stores.sessions.findActiveSessionWithIdentity(
+          tenantId,
+          tokenHash,
+          NOW,
+          60_000,
+        );
+        const withUser = await stores.sessions.findActiveSessionWithUser(tenantId, tokenHash, NOW, 60_000);
+        assert.equal(withIdentity?.needsSecondFactor, withUser?.needsSecondFactor, tokenHash);
+        return withIdentity!.needsSecondFactor;
+      };
+      assert.equal(await needs(bobs), false);
 
       const totp = await stores.totpDevices.createTOTPDevice(
         {
           tenantId,
           userId: user.id,
           name: "phone",
-          secretSealed: "sealed",
           secretSecretIndex: 0,
+          secretSealed: "sealed",
           digits: 6,
           period: 30,
           algorithm: "sha1",
@@ -59,22 +93,22 @@ for (const dialect of DIALECTS) {
         },
         NOW,
       );
-      assert.equal(await has(), false, "an unconfirmed device is not a factor");
+      assert.equal(await needs(bobs), false, "an unconfirmed device is not a factor");
       await stores.totpDevices.confirmTOTPDevice(tenantId, totp.id);
-      assert.equal(await has(), true);
-      assert.equal(await stores.staticDevices.hasSecondFactor(tenantId, other.id), false);
+      assert.equal(await needs(bobs), true);
+      assert.equal(await needs(bobsStrong), false, "an aal2 session needs nothing more");
+      assert.equal(await needs(eves), false, "another user's device is not this one's factor");
       await stores.totpDevices.deleteTOTPDevice(tenantId, totp.id);
-      assert.equal(await has(), false);
+      assert.equal(await needs(bobs), false);
 
       await stores.staticDevices.createStaticDevice(
         { tenantId, userId: user.id, name: "codes" },
         ["h1"],
         NOW,
       );
-      assert.equal(await has(), true);
+      assert.equal(await needs(bobs), true);
       assert.equal(await stores.staticDevices.useStaticToken(tenantId, user.id, ["h1"], NOW), true);
-      assert.equal(await has(), false, "a device whose codes are all used is not a factor");
-      assert.equal(await stores.staticDevices.hasSecondFactor("other-tenant", user.id), false);
+      assert.equal(await needs(bobs), false, "a device whose codes are all used is not a factor");
     });
 
     test("hitMany counts each key in its own window, in one call", async (t) => {

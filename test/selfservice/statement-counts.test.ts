@@ -77,6 +77,26 @@ for (const dialect of DIALECTS) {
       assert.match(statements[0]!, /from "session" as "s" inner join "user" as "u"/);
     });
 
+    test("a settings flow asks no second-factor query of its own: the signed-in read answers it", async (t) => {
+      const { rekey, ada, token } = await adaSignedIn(t, dialect);
+      const totp = await rekey.api("POST", "/api/v3/authenticators/admin/totp/", {
+        name: "phone",
+        user: ada.pk,
+        secret: "JBSWY3DPEHPK3PXP",
+      });
+      assert.equal(totp.statusCode, 201, totp.body);
+      const client = new KratosClient(rekey, "api");
+      client.sessionToken = token;
+      assert.equal((await client.get("/sessions/whoami")).statusCode, 403); // warms the tenant cache
+      const recorder = recordStatements(t, dialect);
+      const response = await client.get("/self-service/settings/api");
+      assert.equal(response.statusCode, 403, response.body);
+      assert.equal(response.json().error.id, "session_aal2_required");
+      const statements = recorder.take();
+      assert.equal(statements.length, 2, statements.join("\n"));
+      assert.match(statements[0]!, /from "session" as "s" inner join "user" as "u"/);
+    });
+
     test("a password login's writes: one statement on PostgreSQL", async (t) => {
       const { rekey } = await harness(t, dialect);
       const ada = await createIdentity(rekey, "ada", { password: "correct-horse-battery-1" });
