@@ -16,7 +16,14 @@ import { readdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import autocannon from "autocannon";
-import { type ChildServer, freePort, startChild, stopChild, waitUntilReady } from "./lib/children.js";
+import {
+  type ChildServer,
+  childEnv,
+  freePort,
+  startChild,
+  stopChild,
+  waitUntilReady,
+} from "./lib/children.js";
 import { type BenchDatabase, freshPostgres, freshSQLite } from "./lib/databases.js";
 import { call } from "./peer-better-auth/drive.js";
 import { type BenchContext, type Scenario, SCENARIOS } from "./lib/scenarios.js";
@@ -149,14 +156,6 @@ function threadMicros(pid: number): Map<string, number> {
     }
   }
   return byKind;
-}
-
-function childEnv(): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [name, value] of Object.entries(process.env)) {
-    if (value !== undefined && !name.startsWith("REKEY_")) env[name] = value;
-  }
-  return env;
 }
 
 async function start(

@@ -19,6 +19,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
   type ChildServer,
+  childEnv,
   freePort,
   procStatusBytes,
   startChild,
@@ -67,15 +68,6 @@ function wholeNumberSetting(name: string, fallback: number, min: number): number
   return Number(value);
 }
 
-/** This process's environment without REKEY_*: the children get exactly the settings given here. */
-function cleanEnv(): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [name, value] of Object.entries(process.env)) {
-    if (value !== undefined && !name.startsWith("REKEY_")) env[name] = value;
-  }
-  return env;
-}
-
 interface Servers {
   bare: ChildServer;
   rekey: ChildServer;
@@ -92,7 +84,7 @@ async function startServers(database: BenchDatabase): Promise<Servers> {
     adminToken,
     runId: randomBytes(4).toString("hex"),
   };
-  const env = cleanEnv();
+  const env = childEnv();
   const bare = startChild(
     "bare fastify",
     ["--import", "tsx", "bench/bare.ts"],
@@ -189,7 +181,7 @@ async function measureCourier(
   try {
     const { stdout } = await promisify(execFile)(process.execPath, args, {
       cwd: ROOT,
-      env: cleanEnv(),
+      env: childEnv(),
       timeout: 300_000,
     });
     const json = stdout.split("\n").find((line) => line.startsWith("{"));

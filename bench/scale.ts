@@ -18,7 +18,14 @@ import { sha256Hex } from "../src/crypto/secrets.js";
 import { openDatabase, sqlitePath } from "../src/db/database.js";
 import { migrateToLatest } from "../src/db/migrate.js";
 import { type BulkReport, bulkLoad, type SampleKey } from "./lib/bulk.js";
-import { type ChildServer, freePort, startChild, stopChild, waitUntilReady } from "./lib/children.js";
+import {
+  type ChildServer,
+  childEnv,
+  freePort,
+  startChild,
+  stopChild,
+  waitUntilReady,
+} from "./lib/children.js";
 import { type BenchDatabase, freshPostgres, freshSQLite } from "./lib/databases.js";
 import { type LoadSettings, runScenario } from "./lib/load.js";
 import { describeMachine, loadAverage, machineLine } from "./lib/report.js";
@@ -51,15 +58,6 @@ interface Tier {
   loadAverageAfter: number[];
 }
 
-/** This process's environment without REKEY_*, as run.ts gives its children. */
-function cleanEnv(): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [name, value] of Object.entries(process.env)) {
-    if (value !== undefined && !name.startsWith("REKEY_")) env[name] = value;
-  }
-  return env;
-}
-
 async function startRekey(
   url: string,
   secret: string,
@@ -76,7 +74,7 @@ async function startRekey(
     "rekey serve",
     ["bin/rekey.js", "serve"],
     {
-      ...cleanEnv(),
+      ...childEnv(),
       REKEY_DATABASE_URL: url,
       REKEY_LISTEN: `127.0.0.1:${port}`,
       REKEY_PUBLIC_URL: context.rekeyURL,

@@ -67,6 +67,18 @@ export function serverNodeFlags(cwd: string): string[] {
 }
 
 /**
+ * This process's environment without the variables named by `prefixes` (REKEY_* by default): each
+ * child gets exactly the settings its caller gives it, none inherited from the shell.
+ */
+export function childEnv(prefixes: readonly string[] = ["REKEY_"]): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [name, value] of Object.entries(process.env)) {
+    if (value !== undefined && !prefixes.some((prefix) => name.startsWith(prefix))) env[name] = value;
+  }
+  return env;
+}
+
+/**
  * Starts `node <args>` in `cwd` with exactly the environment `env`; Rekey from a fresh build and
  * with `npm start`'s node flags.
  */

@@ -4,7 +4,14 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
-import { type ChildServer, freePort, startChild, stopChild, waitUntilReady } from "../lib/children.js";
+import {
+  type ChildServer,
+  childEnv,
+  freePort,
+  startChild,
+  stopChild,
+  waitUntilReady,
+} from "../lib/children.js";
 import { type BenchDatabase, freshPostgres, freshSQLite, POSTGRES_SERVER } from "../lib/databases.js";
 
 const PEER_DIR = dirname(fileURLToPath(import.meta.url));
@@ -15,15 +22,6 @@ export interface Running {
   origin: string;
 }
 
-/** This process's environment without REKEY_* or PEER_*: each child gets exactly the settings given. */
-function cleanEnv(): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [name, value] of Object.entries(process.env)) {
-    if (value !== undefined && !name.startsWith("REKEY_") && !name.startsWith("PEER_")) env[name] = value;
-  }
-  return env;
-}
-
 /** `rekey serve` on `database`, trusting X-Forwarded-For so the bench can spread client addresses. */
 export async function startRekey(database: BenchDatabase, adminToken: string): Promise<Running> {
   const port = await freePort();
@@ -32,7 +30,7 @@ export async function startRekey(database: BenchDatabase, adminToken: string): P
     "rekey serve",
     ["bin/rekey.js", "serve"],
     {
-      ...cleanEnv(),
+      ...childEnv(["REKEY_", "PEER_"]),
       REKEY_DATABASE_URL: database.url,
       REKEY_LISTEN: `127.0.0.1:${port}`,
       REKEY_PUBLIC_URL: origin,
@@ -60,7 +58,7 @@ export async function startBetterAuth(databaseURL: string): Promise<Running> {
     "better-auth",
     ["server.mjs"],
     {
-      ...cleanEnv(),
+      ...childEnv(["REKEY_", "PEER_"]),
       PEER_PORT: String(port),
       PEER_DATABASE_URL: databaseURL,
       PEER_SECRET: randomBytes(32).toString("base64url"),
