@@ -16,6 +16,8 @@ export interface Latency {
   p99: number;
   non2xx: number;
   errors: number;
+  /** MiB the machine wrote to disk while the scenario ran (bench/scale.ts); absent off Linux. */
+  diskWrittenMiB?: number;
 }
 
 /** The few fields the checks read from users/me and view_key answers. */
