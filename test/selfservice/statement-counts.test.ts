@@ -37,6 +37,16 @@ async function adaSignedIn(t: TestContext, dialect: Dialect) {
   return { rekey, ada, token };
 }
 
+/** Gives the identity a confirmed TOTP device (a second factor) through the admin API. */
+async function addTOTPDevice(rekey: Awaited<ReturnType<typeof harness>>["rekey"], pk: number): Promise<void> {
+  const totp = await rekey.api("POST", "/api/v3/authenticators/admin/totp/", {
+    name: "phone",
+    user: pk,
+    secret: "JBSWY3DPEHPK3PXP",
+  });
+  assert.equal(totp.statusCode, 201, totp.body);
+}
+
 for (const dialect of DIALECTS) {
   describe(`statement counts on ${dialect}`, () => {
     test("whoami is one statement: the session, its identity and the second-factor check", async (t) => {
@@ -51,12 +61,7 @@ for (const dialect of DIALECTS) {
       assert.equal(recorder.take().length, 1);
 
       // With a second factor the aal1 session is refused, still in one statement.
-      const totp = await rekey.api("POST", "/api/v3/authenticators/admin/totp/", {
-        name: "phone",
-        user: ada.pk,
-        secret: "JBSWY3DPEHPK3PXP",
-      });
-      assert.equal(totp.statusCode, 201, totp.body);
+      await addTOTPDevice(rekey, ada.pk);
       recorder.take();
       assert.equal((await client.get("/sessions/whoami")).statusCode, 403);
       assert.equal(recorder.take().length, 1);
@@ -79,12 +84,7 @@ for (const dialect of DIALECTS) {
 
     test("a settings flow asks no second-factor query of its own: the signed-in read answers it", async (t) => {
       const { rekey, ada, token } = await adaSignedIn(t, dialect);
-      const totp = await rekey.api("POST", "/api/v3/authenticators/admin/totp/", {
-        name: "phone",
-        user: ada.pk,
-        secret: "JBSWY3DPEHPK3PXP",
-      });
-      assert.equal(totp.statusCode, 201, totp.body);
+      await addTOTPDevice(rekey, ada.pk);
       const client = new KratosClient(rekey, "api");
       client.sessionToken = token;
       assert.equal((await client.get("/sessions/whoami")).statusCode, 403); // warms the tenant cache
