@@ -39,7 +39,10 @@ export interface FlowRequest {
 export interface SignedIn {
   session: Session;
   user: User;
-  /** The session is aal1 while its identity has a second factor; read with the session. */
+  /**
+   * The session is aal1 while its identity has a second factor (Rekey's `required_aal:
+   * highest_available`, kratos.md §4 K9); read with the session, in the same statement.
+   */
   needsSecondFactor: boolean;
 }
 
