@@ -2,7 +2,7 @@ import type { CoreDeps } from "../deps.js";
 import type { Stores } from "../db/stores.js";
 import { type Audit, recordEvent } from "../events/service.js";
 import type { ModelRef } from "../events/store.js";
-import type { Session } from "../sessions/store.js";
+import type { SessionWithIdentity } from "../sessions/store.js";
 import type { User } from "../users/store.js";
 import type { StaticDevice, TOTPAlgorithm, TOTPDevice } from "./store.js";
 import { acceptTOTPCode, createTOTPKeyURI } from "./totp.js";
@@ -200,11 +200,10 @@ export function hasAnyFactor(factors: SecondFactors): boolean {
  * their own authenticator app or codes and lock the owner's factors out of the way. A recovery
  * that reset the factors leaves none, so the recovered user can enrol again at once.
  */
-export async function mayChangeSecondFactors(stores: Stores, session: Session): Promise<boolean> {
-  if (session.aal === "aal2") {
-    return true;
-  }
-  return !hasAnyFactor(await secondFactorsOf(stores, session.tenantId, session.userId));
+export function mayChangeSecondFactors(signedIn: Pick<SessionWithIdentity, "needsSecondFactor">): boolean {
+  // needsSecondFactor, read with the session: aal1 while a confirmed TOTP device or an unused backup
+  // code exists, never at aal2.
+  return !signedIn.needsSecondFactor;
 }
 
 /** Checks a second-factor code: a TOTP code first, else a backup code. Returns the method that accepted it. */

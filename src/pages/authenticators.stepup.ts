@@ -3,12 +3,10 @@ import type { FastifyReply, FastifyRequest } from "fastify";
 import type { AppDeps } from "../app.js";
 import { mayChangeSecondFactors } from "../authenticators/service.js";
 import { proveSecondFactor } from "../selfservice/login.js";
-import type { Session } from "../sessions/store.js";
-import type { User } from "../users/store.js";
 import { CSRF_FIELD, issueCSRFToken, verifyCSRFToken } from "./csrf.js";
 import { type HTML, html } from "./html.js";
 import { layout } from "./layout.js";
-import { browserSession } from "./session.js";
+import { browserSessionWithUser } from "./session.js";
 import { type PagesApp, pageAudit, rejectInvalidForm, seeOther, sendPage } from "./steps.js";
 import { type Message, MESSAGES } from "./text.js";
 import { PATHS } from "./views.js";
@@ -36,21 +34,6 @@ const TEXT = {
   code: info(1902018, "Code from your authenticator app, or a backup code"),
   continue: info(1070009, "Continue"),
 } as const;
-
-export interface PageSession {
-  session: Session;
-  user: User;
-}
-
-/** The live browser session behind `rekey_session` and its active user, or null. */
-export async function pageSession(deps: AppDeps, request: FastifyRequest): Promise<PageSession | null> {
-  const session = await browserSession(deps, request);
-  if (session === null) {
-    return null;
-  }
-  const user = await deps.persistence.stores.users.findUser(request.tenant.id, session.userId);
-  return user === null || !user.isActive ? null : { session, user };
-}
 
 /** Where a step-up may return to: an enrolment page, else the account page (no open redirect). */
 function nextPath(request: FastifyRequest, allowed: readonly string[]): string {
@@ -101,10 +84,10 @@ const VerifyForm = Type.Object({
 /** `GET`/`POST /if/user/verify/?next=`: the form, and its check. */
 export function stepUpPage(app: PagesApp, deps: AppDeps, allowedNext: readonly string[]): void {
   app.get(VERIFY_PATH, { schema: { hide: true } }, async function showStepUp(request, reply) {
-    const signedIn = await pageSession(deps, request);
+    const signedIn = await browserSessionWithUser(deps, request);
     if (signedIn === null) return seeOther(reply, PATHS.login);
     const next = nextPath(request, allowedNext);
-    if (await mayChangeSecondFactors(deps.persistence.stores, signedIn.session)) {
+    if (mayChangeSecondFactors(signedIn)) {
       return seeOther(reply, next); // nothing to prove
     }
     return renderForm(deps, request, reply, next, []);
@@ -118,7 +101,7 @@ export function stepUpPage(app: PagesApp, deps: AppDeps, allowedNext: readonly s
       preHandler: [verifyCSRFToken, rejectInvalidForm],
     },
     async function submitStepUp(request, reply) {
-      const signedIn = await pageSession(deps, request);
+      const signedIn = await browserSessionWithUser(deps, request);
       if (signedIn === null) return seeOther(reply, PATHS.login);
       const next = nextPath(request, allowedNext);
       const code = (request.body.code ?? "").trim();

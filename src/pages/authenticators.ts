@@ -13,10 +13,11 @@ import type { TOTPDevice } from "../authenticators/store.js";
 import { createTOTPKeyURI, encodeBase32 } from "../authenticators/totp.js";
 import type { Audit } from "../events/service.js";
 import type { User } from "../users/store.js";
-import { pageSession, stepUpNeeded, stepUpPage } from "./authenticators.stepup.js";
+import { stepUpNeeded, stepUpPage } from "./authenticators.stepup.js";
 import { CSRF_FIELD, issueCSRFToken, verifyCSRFToken } from "./csrf.js";
 import { type HTML, html } from "./html.js";
 import { layout, messageBlock } from "./layout.js";
+import { browserSessionWithUser } from "./session.js";
 import { type PagesApp, pageAudit, rejectInvalidForm, seeOther, sendPage } from "./steps.js";
 import { LABELS, type Message, MESSAGES } from "./text.js";
 import { PATHS } from "./views.js";
@@ -76,11 +77,11 @@ async function enrollingUser(
   reply: FastifyReply,
   path: string,
 ): Promise<User | FastifyReply> {
-  const signedIn = await pageSession(deps, request);
+  const signedIn = await browserSessionWithUser(deps, request);
   if (signedIn === null) {
     return seeOther(reply, PATHS.login);
   }
-  if (!(await mayChangeSecondFactors(deps.persistence.stores, signedIn.session))) {
+  if (!mayChangeSecondFactors(signedIn)) {
     return stepUpNeeded(deps, reply, path);
   }
   return signedIn.user;

@@ -5,7 +5,9 @@ import { decodeBase32Secret, totpCodeAt } from "../../src/authenticators/totp.js
 import { fixedClock } from "../../src/clock.js";
 import { createUser, type TestApp, testApp } from "../support/app.js";
 import { DIALECTS } from "../support/databases.js";
+import { recordStatements } from "../support/statements.js";
 import {
+  addTOTPDevice,
   createLink,
   csrfTokenOf,
   inputValue,
@@ -263,6 +265,21 @@ for (const dialect of DIALECTS) {
       const token = csrfTokenOf((await stranger.get("/if/login/")).body);
       const anonymous = await stranger.post("/if/user/backup-codes/", { csrf_token: token });
       assert.equal(anonymous.statusCode, 303, "a valid form without a session signs in first");
+    });
+  });
+
+  describe(`authenticator pages' statements on ${dialect}`, () => {
+    test("below aal2 with a second factor, an enrolment page asks two statements before the step-up answer: the session read carries the factor check", async (t) => {
+      const rekey = await testApp(t, dialect);
+      const { pk, browser } = await signedInJane(rekey);
+      await addTOTPDevice(rekey, pk);
+      const recorder = recordStatements(t, dialect);
+      const page = await browser.get("/if/user/totp/");
+      assert.equal(page.statusCode, 403, page.body);
+      assert.match(page.body, /\/if\/user\/verify\/\?next=/);
+      const statements = recorder.take();
+      assert.equal(statements.length, 2, statements.join("\n"));
+      assert.match(statements[0]!, /from "session" as "s" inner join "user" as "u"/);
     });
   });
 

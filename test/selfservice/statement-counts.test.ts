@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, type TestContext, test } from "node:test";
 import type { Dialect } from "../../src/db/database.js";
 import { issueSession } from "../../src/sessions/service.js";
+import { addTOTPDevice } from "../pages/helpers.js";
 import { DIALECTS } from "../support/databases.js";
 import { recordStatements } from "../support/statements.js";
 import {
@@ -35,16 +36,6 @@ async function adaSignedIn(t: TestContext, dialect: Dialect) {
     authMethods: ["password"],
   });
   return { rekey, ada, token };
-}
-
-/** Gives the identity a confirmed TOTP device (a second factor) through the admin API. */
-async function addTOTPDevice(rekey: Awaited<ReturnType<typeof harness>>["rekey"], pk: number): Promise<void> {
-  const totp = await rekey.api("POST", "/api/v3/authenticators/admin/totp/", {
-    name: "phone",
-    user: pk,
-    secret: "JBSWY3DPEHPK3PXP",
-  });
-  assert.equal(totp.statusCode, 201, totp.body);
 }
 
 for (const dialect of DIALECTS) {
