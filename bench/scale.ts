@@ -1,8 +1,8 @@
 // `npm run bench:scale`: does Rekey stay fast with a million users? For each database and each size
 // (SCALE_BASE_USERS, then SCALE_USERS) it makes a fresh database, runs the migrations, bulk-loads
 // users, group memberships and tokens (bench/lib/bulk.ts), lets the import settle (settle below),
-// proves through the real API that loaded keys authenticate and open, runs the read and create scenarios, explains the hot queries, and drops
-// the database. It then compares each scenario's p99 at scale with the small size's: the target is
+// proves through the real API that loaded keys authenticate and open, runs the read and create
+// scenarios, explains the hot queries, and drops the database. It then compares each scenario's p99 at scale with the small size's: the target is
 // at most 1.5×. Figures go to bench/results/<YYYY-MM-DD>-scale-<dialects>.json.
 //
 // Settings: SCALE_DIALECTS (default "postgres,sqlite"), SCALE_BASE_USERS (1000), SCALE_USERS

@@ -1,7 +1,9 @@
 import type { FastifyRequest } from "fastify";
 import type { AppDeps } from "../app.js";
-import { resumeSession, resumeSessionWithUser } from "../sessions/service.js";
-import type { Session, SessionWithUser } from "../sessions/store.js";
+import type { SignedIn } from "../selfservice/flows.js";
+import { signedInBy } from "../selfservice/sessions.js";
+import { resumeSession } from "../sessions/service.js";
+import type { Session } from "../sessions/store.js";
 import { SESSION_COOKIE } from "./cookies.js";
 
 /** The pages' `rekey_session` cookie, or null when the request carries none. */
@@ -21,17 +23,15 @@ export async function browserSession(deps: AppDeps, request: FastifyRequest): Pr
 }
 
 /**
- * `browserSession` with its user, groups included, when that user is active; else null. Session and
- * user come in one query, groups in a second.
+ * `browserSession` with its user, groups included, and its second-factor check, when that user is
+ * active; else null. The flows' signed-in read (`signedInBy`): session, user and factors in one
+ * query, groups in a second.
  */
 export async function browserSessionWithUser(
   deps: AppDeps,
   request: FastifyRequest,
-): Promise<SessionWithUser | null> {
+): Promise<SignedIn | null> {
   const token = sessionCookie(request);
-  if (token === null) {
-    return null;
-  }
-  const found = await resumeSessionWithUser(deps, deps.persistence.stores, request.tenant.id, token);
-  return found !== null && found.session.kind === "browser" && found.user.isActive ? found : null;
+  const found = token === null ? null : await signedInBy(deps, request.tenant.id, token);
+  return found !== null && found.session.kind === "browser" ? found : null;
 }

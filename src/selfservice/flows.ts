@@ -4,8 +4,7 @@ import { CSRFViolation } from "../errors.js";
 import type { Audit } from "../events/service.js";
 import { assertCSRFToken } from "../pages/csrf.js";
 import type { RandomSource } from "../random.js";
-import type { Session } from "../sessions/store.js";
-import type { User } from "../users/store.js";
+import type { SessionWithUser } from "../sessions/store.js";
 import { APIFlowFromBrowser } from "./errors.js";
 
 /** Self-service flows live one hour (kratos.md §3.4.1, §3.6.1, §3.6.5). */
@@ -36,15 +35,8 @@ export interface FlowRequest {
   browserHeader: "Origin" | "Cookie" | null;
 }
 
-export interface SignedIn {
-  session: Session;
-  user: User;
-  /**
-   * The session is aal1 while its identity has a second factor (Rekey's `required_aal:
-   * highest_available`, kratos.md §4 K9); read with the session, in the same statement.
-   */
-  needsSecondFactor: boolean;
-}
+/** The caller's live session, its whole user and its second-factor check (sessions/store.ts). */
+export type SignedIn = SessionWithUser;
 
 /** A new anti-CSRF cookie value (the pages' format: 32 random bytes, base64url) and its stored hash. */
 export function newCSRFCookie(random: RandomSource): { cookieValue: string; hash: string } {

@@ -37,7 +37,8 @@ export interface SessionWithIdentity {
   user: UserProfile;
   /**
    * The session is aal1 while its identity has a second factor (a confirmed TOTP device or an
-   * unused backup code); always false for an aal2 session.
+   * unused backup code); always false for an aal2 session (Rekey's `required_aal:
+   * highest_available`, kratos.md §4 K9).
    */
   needsSecondFactor: boolean;
 }
